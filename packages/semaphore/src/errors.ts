@@ -1,0 +1,110 @@
+/**
+ * Every rejection doorman makes on its own account is a `DoormanError` with a
+ * stable `code`. Match on the code (or `isDoormanError`), not on `instanceof`:
+ * an app can load two copies of this package (an ESM and a CommonJS build, or
+ * two versions), and a class from one copy is not the class of the other.
+ */
+export type DoormanErrorCode = 'QUEUE_FULL' | 'QUEUE_TIMEOUT' | 'CLOSED' | 'UNAVAILABLE';
+
+/** The reason label used in counters and metrics for each kind of rejection. */
+export type RejectionReason = 'queue_full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
+
+// A registry-wide symbol, so every copy of the package brands its errors alike.
+const brand: unique symbol = Symbol.for('doorman.error') as never;
+
+const codes: ReadonlySet<string> = new Set<DoormanErrorCode>([
+  'QUEUE_FULL',
+  'QUEUE_TIMEOUT',
+  'CLOSED',
+  'UNAVAILABLE',
+]);
+
+export class DoormanError extends Error {
+  readonly code: DoormanErrorCode;
+  /** Name of the limiter that rejected, as given in its options. */
+  readonly limiter: string | undefined;
+  declare readonly [brand]: true;
+
+  constructor(code: DoormanErrorCode, message: string, limiter?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.limiter = limiter;
+    Object.defineProperty(this, brand, { value: true });
+  }
+}
+
+/** The waiting line was full (`maxQueue`), so the acquire was refused at once. */
+export class QueueFullError extends DoormanError {
+  constructor(limiter?: string, maxQueue?: number) {
+    super(
+      'QUEUE_FULL',
+      `Queue full: ${maxQueue ?? 'the'} waiter${maxQueue === 1 ? '' : 's'} already waiting${at(limiter)}`,
+      limiter,
+    );
+  }
+}
+
+/** The acquire waited longer than its timeout and left the queue. */
+export class QueueTimeoutError extends DoormanError {
+  constructor(limiter?: string, timeoutMs?: number) {
+    super(
+      'QUEUE_TIMEOUT',
+      `Timed out after ${timeoutMs ?? '?'} ms in the queue${at(limiter)}`,
+      limiter,
+    );
+  }
+}
+
+/** The limiter was closed: waiters at that moment and every later acquire get this. */
+export class LimiterClosedError extends DoormanError {
+  constructor(limiter?: string, reason?: unknown) {
+    super(
+      'CLOSED',
+      `Limiter closed${at(limiter)}`,
+      limiter,
+      reason === undefined ? undefined : { cause: reason },
+    );
+  }
+}
+
+/** The shared store behind a distributed limiter (Redis) could not be reached. */
+export class LimiterUnavailableError extends DoormanError {
+  constructor(limiter?: string, cause?: unknown) {
+    super(
+      'UNAVAILABLE',
+      `Limiter unavailable${at(limiter)}`,
+      limiter,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+function at(limiter: string | undefined): string {
+  return limiter === undefined ? '' : ` (limiter "${limiter}")`;
+}
+
+/**
+ * True for an error made by any copy of doorman; with `code`, only for that code.
+ */
+export function isDoormanError(error: unknown, code?: DoormanErrorCode): error is DoormanError {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { code?: unknown; [brand]?: unknown };
+  if (candidate[brand] !== true || typeof candidate.code !== 'string') return false;
+  if (!codes.has(candidate.code)) return false;
+  return code === undefined || candidate.code === code;
+}
+
+/** The counter label for an error's code. */
+export function reasonOf(code: DoormanErrorCode): RejectionReason {
+  switch (code) {
+    case 'QUEUE_FULL':
+      return 'queue_full';
+    case 'QUEUE_TIMEOUT':
+      return 'timeout';
+    case 'CLOSED':
+      return 'closed';
+    case 'UNAVAILABLE':
+      return 'unavailable';
+  }
+}

@@ -1,0 +1,15 @@
+export {
+  DoormanError,
+  type DoormanErrorCode,
+  isDoormanError,
+  LimiterClosedError,
+  LimiterUnavailableError,
+  QueueFullError,
+  QueueTimeoutError,
+  type RejectionReason,
+  reasonOf,
+} from './errors.js';
+export type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
+export { OwnedPermit, type PermitOwner } from './permit.js';
+export { Semaphore, type SemaphoreOptions } from './semaphore.js';
+export type { QueueOrder } from './wait-queue.js';

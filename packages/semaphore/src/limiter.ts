@@ -1,0 +1,54 @@
+import type { RejectionReason } from './errors.js';
+
+/** A held share of a limiter. Give it back exactly once; later calls do nothing. */
+export interface Permit extends Disposable {
+  /** How many units of the limit this permit holds. */
+  readonly weight: number;
+  /** True once `release()` has run. */
+  readonly released: boolean;
+  /** Gives the permit back. Idempotent: a second call does nothing. */
+  release(): void;
+}
+
+export interface AcquireOptions {
+  /** Units of the limit to take, an integer from 1 to `limit`. Default 1. */
+  weight?: number;
+  /** Aborting leaves the queue at once and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Longest time to wait in the queue, in ms; overrides `queueTimeoutMs`. */
+  timeoutMs?: number;
+  /** Higher is served first; equal priorities follow `order`. Default 0. */
+  priority?: number;
+}
+
+/** Cumulative counts since the limiter was made; they only grow. */
+export interface LimiterCounters {
+  /** Permits granted (immediately or after waiting). */
+  acquired: number;
+  /** Permits given back. `acquired - released` is what is held now. */
+  released: number;
+  /** Acquires refused, by reason. */
+  rejected: Record<RejectionReason, number>;
+}
+
+/** Called at each admission with the time the acquirer waited, in ms (0 if it did not queue). */
+export type WaitListener = (waitMs: number) => void;
+
+/**
+ * What the middleware and the metrics need from a limiter. `Semaphore` and
+ * `RedisSemaphore` both implement it; so can anything shaped like it.
+ */
+export interface Limiter {
+  /** Used as the `limiter` label in metrics. */
+  readonly name: string;
+  readonly limit: number;
+  /** Units held now (by this process, for a distributed limiter). */
+  readonly inUse: number;
+  /** Acquirers queued now (in this process, for a distributed limiter). */
+  readonly waiting: number;
+  /** A snapshot of the cumulative counters. */
+  readonly counters: LimiterCounters;
+  acquire(options?: AcquireOptions): Promise<Permit>;
+  /** Subscribes to wait times of admissions; returns the unsubscribe function. */
+  onWait(listener: WaitListener): () => void;
+}
