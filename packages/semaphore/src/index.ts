@@ -9,7 +9,15 @@ export {
   type RejectionReason,
   reasonOf,
 } from './errors.js';
-export type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
+export { KeyedSemaphore } from './keyed-semaphore.js';
+export type {
+  AcquireOptions,
+  Limiter,
+  LimiterCounters,
+  LimiterStats,
+  Permit,
+  WaitListener,
+} from './limiter.js';
 export { OwnedPermit, type PermitOwner } from './permit.js';
 export { Semaphore, type SemaphoreOptions } from './semaphore.js';
 export type { QueueOrder } from './wait-queue.js';

@@ -34,11 +34,8 @@ export interface LimiterCounters {
 /** Called at each admission with the time the acquirer waited, in ms (0 if it did not queue). */
 export type WaitListener = (waitMs: number) => void;
 
-/**
- * What the middleware and the metrics need from a limiter. `Semaphore` and
- * `RedisSemaphore` both implement it; so can anything shaped like it.
- */
-export interface Limiter {
+/** The live numbers and counters of a limiter: what metrics read. */
+export interface LimiterStats {
   /** Used as the `limiter` label in metrics. */
   readonly name: string;
   readonly limit: number;
@@ -48,7 +45,19 @@ export interface Limiter {
   readonly waiting: number;
   /** A snapshot of the cumulative counters. */
   readonly counters: LimiterCounters;
-  acquire(options?: AcquireOptions): Promise<Permit>;
   /** Subscribes to wait times of admissions; returns the unsubscribe function. */
   onWait(listener: WaitListener): () => void;
+}
+
+/**
+ * What the middleware and the metrics need from a limiter. `Semaphore` and
+ * `RedisSemaphore` both implement it; so can anything shaped like it.
+ */
+export interface Limiter extends LimiterStats {
+  acquire(options?: AcquireOptions): Promise<Permit>;
+  /**
+   * Optional synchronous fast path: a permit if one is free now and nobody
+   * waits, else `undefined`. Adapters use it to admit without a promise.
+   */
+  tryAcquire?(weight?: number): Permit | undefined;
 }

@@ -271,7 +271,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     this.held -= weight;
     this.releasedCount++;
     if (this.queue.size !== 0) this.drain();
-    else if (this.idleResolvers !== undefined && this.held === 0) this.checkIdle();
+    else if (this.held === 0) this.checkIdle();
   }
 
   /** @internal Called by a waiter whose signal aborted or whose timer fired. */
@@ -303,11 +303,20 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
   }
 
   private checkIdle(): void {
+    if (this.held !== 0 || this.queue.size !== 0) return;
     const resolvers = this.idleResolvers;
-    if (resolvers === undefined || this.held !== 0 || this.queue.size !== 0) return;
-    this.idleResolvers = undefined;
-    for (const resolve of resolvers) resolve();
+    if (resolvers !== undefined) {
+      this.idleResolvers = undefined;
+      for (const resolve of resolvers) resolve();
+    }
+    this.becameIdle();
   }
+
+  /**
+   * @internal Runs whenever the semaphore has just become idle (nothing held,
+   * nobody waiting). `KeyedSemaphore` overrides it to drop idle keys.
+   */
+  protected becameIdle(): void {}
 
   private emitWait(waitMs: number): void {
     const listeners = this.waitListeners as WaitListener[];
