@@ -1,0 +1,138 @@
+import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
+import { Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+export interface ConcurrencyLimitOptions extends GateOptions<Request> {
+  /**
+   * Writes the response for a rejected request instead of the default
+   * (`statusCode`, `Retry-After`, a short text body). The error carries
+   * `status`, `expose` and `headers`; `next(err)` hands it to your error handler.
+   */
+  onRejected?: (error: HttpRejection, req: Request, res: Response, next: NextFunction) => void;
+}
+
+export type ConcurrencyLimitMiddleware = RequestHandler & {
+  /** The limiter this middleware admits through: read its numbers, share it, export its metrics. */
+  readonly limiter: Limiter | KeyedSemaphore;
+};
+
+// The permit of an admitted request rides on its response, so one shared
+// listener can release it: no closure per request.
+const permitSlot = Symbol('doorman.permit');
+type HoldingResponse = Response & { [permitSlot]?: Permit };
+
+function releaseOnClose(this: HoldingResponse): void {
+  this[permitSlot]?.release();
+}
+
+/**
+ * Admits at most `limit` concurrent requests (or as many as `limiter` allows);
+ * queues the next ones up to `maxQueue` for at most `queueTimeoutMs`, and
+ * rejects the rest with `statusCode` (503) and `Retry-After`.
+ *
+ * Express tells middleware nothing when a handler is done, so a permit is held
+ * until the response has finished or the connection has closed, whichever
+ * comes first: a streamed body counts until it ends, and a client that goes
+ * away frees its permit. Both are the response's `close` event, which Node
+ * emits exactly once per response in every case.
+ */
+export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitMiddleware {
+  const gate = new Gate<Request>(options, ['onRejected']);
+  const onRejected = options.onRejected;
+  if (onRejected !== undefined && typeof onRejected !== 'function') {
+    throw new TypeError(
+      `Expected \`onRejected\` to be a function, got \`${String(onRejected)}\` (${typeof onRejected})`,
+    );
+  }
+
+  const reject = (error: unknown, req: Request, res: Response, next: NextFunction): void => {
+    const rejection = gate.httpRejection(error);
+    if (rejection === undefined) {
+      next(error);
+      return;
+    }
+    if (onRejected !== undefined) {
+      onRejected(rejection, req, res, next);
+      return;
+    }
+    if (res.headersSent) return;
+    res.statusCode = rejection.status;
+    res.setHeader('Retry-After', rejection.headers['Retry-After']);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(gate.bodyOf(rejection));
+  };
+
+  const middleware = function concurrencyLimit(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
+    let key: string | undefined;
+    let weight: number;
+    let permit: Permit | undefined;
+    try {
+      if (gate.skip?.(req)) {
+        next();
+        return;
+      }
+      key = gate.keyOf(req);
+      weight = gate.weightOf(req);
+      permit = gate.tryAcquire(key, weight);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (permit !== undefined) {
+      (res as HoldingResponse)[permitSlot] = permit;
+      res.on('close', releaseOnClose);
+      next();
+      return;
+    }
+    queue(req, res, next, key, weight);
+  };
+
+  // The slow path: wait in line. The close listener goes on before anything
+  // is awaited, so a client that leaves while queued is never missed: it
+  // aborts the wait, and its handler never runs.
+  const queue = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    key: string | undefined,
+    weight: number,
+  ): void => {
+    const controller = new AbortController();
+    let held: Permit | undefined;
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+      if (held !== undefined) held.release();
+      else controller.abort();
+    });
+    gate.acquire(req, key, weight, controller.signal).then(
+      (permit) => {
+        held = permit;
+        // Admitted in the same tick as the client left: give the permit back at once.
+        if (closed) {
+          permit.release();
+          return;
+        }
+        next();
+      },
+      (error: unknown) => {
+        if (closed) return; // the client is gone; the limiter counted it as aborted
+        try {
+          reject(error, req, res, next);
+        } catch (failure) {
+          next(failure);
+        }
+      },
+    );
+  };
+
+  Object.defineProperty(middleware, 'limiter', { value: gate.limiter, enumerable: true });
+  return middleware as ConcurrencyLimitMiddleware;
+}
+
+export type { DoormanError, HttpRejection };
