@@ -1,0 +1,197 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LimiterCounters, RejectionReason, WaitListener } from '@doorman/semaphore';
+import { Semaphore } from '@doorman/semaphore';
+
+/** A promise with its resolve function outside: holds a handler open until the test lets go. */
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * A Semaphore that tells when its state reaches a condition: every state
+ * change (acquire, release, a waiter leaving, close) re-checks the waiting
+ * conditions, so a test waits for an event instead of sleeping or polling.
+ */
+export class WatchedSemaphore extends Semaphore {
+  private readonly watchers = new Set<() => void>();
+
+  until(condition: (semaphore: this) => boolean): Promise<void> {
+    if (condition(this)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const watcher = () => {
+        if (!condition(this)) return;
+        this.watchers.delete(watcher);
+        resolve();
+      };
+      this.watchers.add(watcher);
+    });
+  }
+
+  override acquire(...args: Parameters<Semaphore['acquire']>): ReturnType<Semaphore['acquire']> {
+    const pending = super.acquire(...args);
+    this.notify();
+    return pending;
+  }
+
+  override tryAcquire(weight?: number): ReturnType<Semaphore['tryAcquire']> {
+    const permit = super.tryAcquire(weight);
+    this.notify();
+    return permit;
+  }
+
+  override releaseWeight(weight: number): void {
+    super.releaseWeight(weight);
+    this.notify();
+  }
+
+  override abandon(...args: Parameters<Semaphore['abandon']>): void {
+    super.abandon(...args);
+    this.notify();
+  }
+
+  override async close(reason?: unknown): Promise<void> {
+    await super.close(reason);
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const watcher of [...this.watchers]) watcher();
+  }
+}
+
+/**
+ * A limiter shaped by hand, as another package (or another copy of doorman)
+ * could make it: plain numbers the test sets, and a wait hook the test fires.
+ */
+export class FakeLimiter {
+  limit = 1;
+  inUse = 0;
+  waiting = 0;
+  acquired = 0;
+  rejected: Record<RejectionReason, number> = {
+    queue_full: 0,
+    timeout: 0,
+    aborted: 0,
+    closed: 0,
+    unavailable: 0,
+  };
+  listeners: WaitListener[] = [];
+
+  constructor(readonly name: string) {}
+
+  get counters(): LimiterCounters {
+    return { acquired: this.acquired, released: 0, rejected: { ...this.rejected } };
+  }
+
+  onWait(listener: WaitListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Reports an admission that waited `ms`. */
+  admit(ms: number): void {
+    this.acquired++;
+    for (const listener of this.listeners) listener(ms);
+  }
+}
+
+/** Starts listening on a free loopback port; returns the base URL. */
+export async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve, reject) =>
+    server.close((error) => (error ? reject(error) : resolve())),
+  );
+}
+
+/**
+ * Handlers that stay open until the test lets them go. `until(n)` resolves
+ * once n handlers have entered; `release()` lets the oldest open one finish.
+ */
+export class Holds {
+  private readonly open: Array<() => void> = [];
+  private readonly watchers = new Set<() => void>();
+  entered = 0;
+
+  /** Called by a handler: resolves when the test releases it. */
+  hold(): Promise<void> {
+    const gate = deferred();
+    this.open.push(gate.resolve);
+    this.entered++;
+    for (const watcher of [...this.watchers]) watcher();
+    return gate.promise;
+  }
+
+  until(entered: number): Promise<void> {
+    if (this.entered >= entered) return Promise.resolve();
+    return new Promise((resolve) => {
+      const watcher = () => {
+        if (this.entered < entered) return;
+        this.watchers.delete(watcher);
+        resolve();
+      };
+      this.watchers.add(watcher);
+    });
+  }
+
+  get openCount(): number {
+    return this.open.length;
+  }
+
+  release(count = 1): void {
+    for (let i = 0; i < count; i++) this.open.shift()?.();
+  }
+
+  releaseAll(): void {
+    this.release(this.open.length);
+  }
+}
+
+interface RegistryJson {
+  getMetricsAsJSON(): Promise<
+    Array<{
+      name: string;
+      values: Array<{ value: number; labels: object; metricName?: string }>;
+    }>
+  >;
+}
+
+/**
+ * Every sample on a registry, keyed as Prometheus writes it:
+ * `name{label="value",...}` with the labels sorted by name.
+ */
+export async function samplesOf(registry: RegistryJson): Promise<Map<string, number>> {
+  const samples = new Map<string, number>();
+  for (const metric of await registry.getMetricsAsJSON()) {
+    for (const { value, labels, metricName } of metric.values) {
+      samples.set(seriesKey(metricName ?? metric.name, labels as Record<string, unknown>), value);
+    }
+  }
+  return samples;
+}
+
+export function seriesKey(name: string, labels: Record<string, unknown>): string {
+  const text = Object.keys(labels)
+    .sort()
+    .map((label) => `${label}="${String(labels[label])}"`)
+    .join(',');
+  return `${name}{${text}}`;
+}
