@@ -3,7 +3,7 @@ import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } f
 import { OwnedPermit, type PermitOwner } from './permit.js';
 import * as check from './validate.js';
 import { type QueueOrder, WaitQueue } from './wait-queue.js';
-import { onWaiterTimeout, Waiter, type WaiterHost } from './waiter.js';
+import { armTimer, Waiter, type WaiterHost } from './waiter.js';
 
 export interface SemaphoreOptions {
   /** How many units may be held at once: an integer >= 1. */
@@ -29,6 +29,11 @@ const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs
 
 const now = () => performance.now();
 
+function warnListenerFailed(name: string, error: unknown): void {
+  const message = `an onWait listener of limiter "${name}" threw: ${error instanceof Error ? error.message : String(error)}`;
+  globalThis.process?.emitWarning?.(message, { type: 'DoormanWarning', code: 'DOORMAN_LISTENER' });
+}
+
 /**
  * A counting semaphore: `limit` units, taken by `acquire` and given back by
  * `Permit.release()`. Waiters are served strictly in order (FIFO by default,
@@ -49,6 +54,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
   private readonly queueTimeoutMs: number;
   private readonly queue: WaitQueue<Waiter>;
   private closed = false;
+  private closeReason: unknown = undefined;
   private idleResolvers: Array<() => void> | undefined = undefined;
   private waitListeners: WaitListener[] | undefined = undefined;
 
@@ -142,14 +148,15 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     }
     if (this.closed) {
       this.rejectedClosed++;
-      return Promise.reject(new LimiterClosedError(this.name));
+      return Promise.reject(new LimiterClosedError(this.name, this.closeReason));
     }
     if (signal?.aborted) {
       this.rejectedAborted++;
       return Promise.reject(signal.reason);
     }
-    // The fast path: nobody is waiting and the units are free.
-    if (this.queue.size === 0 && this.held + weight <= this.limitValue) {
+    // The fast path: the units are free and nobody waiting comes first
+    // (the queue is empty, or the newcomer outranks everyone in it).
+    if (this.held + weight <= this.limitValue && this.queue.landsAtHead(priority)) {
       this.held += weight;
       this.acquiredCount++;
       if (this.waitListeners !== undefined) this.emitWait(0);
@@ -164,10 +171,8 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       this.queue.push(waiter);
       if (signal !== undefined) signal.addEventListener('abort', waiter);
       if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        waiter.timer = setTimeout(onWaiterTimeout, timeoutMs, waiter);
+        armTimer(waiter, timeoutMs);
       }
-      // A newcomer can land at the head (a higher priority, or LIFO): serve it if it fits.
-      if (this.queue.peek() === waiter) this.drain();
     });
   }
 
@@ -233,6 +238,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
   close(reason?: unknown): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.closeReason = reason;
     for (let waiter = this.queue.shift(); waiter !== undefined; waiter = this.queue.shift()) {
       this.rejectedClosed++;
       waiter.reject(new LimiterClosedError(this.name, reason));
@@ -320,7 +326,14 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
 
   private emitWait(waitMs: number): void {
     const listeners = this.waitListeners as WaitListener[];
-    for (let i = 0; i < listeners.length; i++) (listeners[i] as WaitListener)(waitMs);
+    for (let i = 0; i < listeners.length; i++) {
+      // A broken metrics hook must not cost a permit or stall the queue.
+      try {
+        (listeners[i] as WaitListener)(waitMs);
+      } catch (error) {
+        warnListenerFailed(this.name, error);
+      }
+    }
   }
 
   private checkWeight(weight: unknown): number {

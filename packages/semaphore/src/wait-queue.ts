@@ -56,6 +56,13 @@ export class WaitQueue<T extends QueueNode> {
     return (this.lifo ? bucket.tail : bucket.head) as T | undefined;
   }
 
+  /** Whether a newcomer of this priority would be served before everyone queued now. */
+  landsAtHead(priority: number): boolean {
+    if (this.size === 0) return true;
+    const top = this.top() as Bucket;
+    return priority > top.priority || (this.lifo && priority === top.priority);
+  }
+
   shift(): T | undefined {
     const node = this.peek();
     if (node !== undefined) this.remove(node);

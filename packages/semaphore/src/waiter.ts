@@ -56,7 +56,17 @@ export class Waiter implements QueueNode {
   }
 }
 
+// setTimeout fires at once for delays above 2^31-1 ms; longer waits re-arm.
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** Starts the waiter's timeout. */
+export function armTimer(waiter: Waiter, ms: number): void {
+  waiter.timer = setTimeout(onWaiterTimer, Math.min(ms, MAX_DELAY), waiter, ms - MAX_DELAY);
+}
+
 /** The timer callback, shared by all waiters: no closure per waiter. */
-export function onWaiterTimeout(waiter: Waiter): void {
-  if (!waiter.settled) waiter.host.abandon(waiter, 'timeout');
+function onWaiterTimer(waiter: Waiter, remainingMs: number): void {
+  if (waiter.settled) return;
+  if (remainingMs > 0) armTimer(waiter, remainingMs);
+  else waiter.host.abandon(waiter, 'timeout');
 }
