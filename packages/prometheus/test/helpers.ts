@@ -129,10 +129,15 @@ export async function close(server: Server): Promise<void> {
 export class Holds {
   private readonly open: Array<() => void> = [];
   private readonly watchers = new Set<() => void>();
+  private opened = false;
   entered = 0;
 
   /** Called by a handler: resolves when the test releases it. */
   hold(): Promise<void> {
+    if (this.opened) {
+      this.entered++;
+      return Promise.resolve();
+    }
     const gate = deferred();
     this.open.push(gate.resolve);
     this.entered++;
@@ -162,6 +167,12 @@ export class Holds {
 
   releaseAll(): void {
     this.release(this.open.length);
+  }
+
+  /** Releases every open handler, and lets every later one through at once. */
+  openAll(): void {
+    this.opened = true;
+    this.releaseAll();
   }
 }
 
@@ -194,4 +205,34 @@ export function seriesKey(name: string, labels: Record<string, unknown>): string
     .map((label) => `${label}="${String(labels[label])}"`)
     .join(',');
   return `${name}{${text}}`;
+}
+
+// One sample line of the text format: name, optional {labels}, value, optional timestamp.
+const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: -?\d+)?$/;
+const labelPair = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/y;
+
+/**
+ * The samples of one metric family in exposition text, keyed as `seriesKey`
+ * does. Strict: a line of the family that does not parse throws.
+ */
+export function samplesOfText(text: string, family: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = sampleLine.exec(line);
+    if (match === null) throw new Error(`Not a sample line: ${line}`);
+    const [, name = '', labelText = '', value = ''] = match;
+    if (name !== family && !name.startsWith(`${family}_`)) continue;
+    const labels: Record<string, string> = {};
+    labelPair.lastIndex = 0;
+    while (labelPair.lastIndex < labelText.length) {
+      const pair = labelPair.exec(labelText);
+      if (pair === null) throw new Error(`Bad labels in: ${line}`);
+      labels[pair[1] as string] = (pair[2] as string).replace(/\\(.)/g, (_, c: string) =>
+        c === 'n' ? '\n' : c,
+      );
+    }
+    samples.set(seriesKey(name, labels), Number(value));
+  }
+  return samples;
 }
