@@ -16,14 +16,7 @@ export type ConcurrencyLimitMiddleware = RequestHandler & {
   readonly limiter: Limiter | KeyedSemaphore;
 };
 
-// The permit of an admitted request rides on its response, so one shared
-// listener can release it: no closure per request.
-const permitSlot = Symbol('doorman.permit');
-type HoldingResponse = Response & { [permitSlot]?: Permit };
-
-function releaseOnClose(this: HoldingResponse): void {
-  this[permitSlot]?.release();
-}
+type HoldingResponse = Response & { [slot: symbol]: Permit | undefined };
 
 /**
  * Admits at most `limit` concurrent requests (or as many as `limiter` allows);
@@ -38,6 +31,13 @@ function releaseOnClose(this: HoldingResponse): void {
  */
 export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitMiddleware {
   const gate = new Gate<Request>(options, ['onRejected']);
+  // The permit of an admitted request rides on its response under this
+  // middleware's own slot (a request may pass several limits), so one listener
+  // per middleware releases it: no closure per request.
+  const permitSlot = Symbol('doorman.permit');
+  function releaseOnClose(this: HoldingResponse): void {
+    this[permitSlot]?.release();
+  }
   const onRejected = options.onRejected;
   if (onRejected !== undefined && typeof onRejected !== 'function') {
     throw new TypeError(
@@ -71,8 +71,11 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
     let key: string | undefined;
     let weight: number;
     let permit: Permit | undefined;
+    // The client left before we were reached (during a slow step upstream):
+    // its response has closed already and will not say so again.
+    if (res.closed || res.destroyed) return;
     try {
-      if (gate.skip?.(req)) {
+      if (gate.skips(req)) {
         next();
         return;
       }

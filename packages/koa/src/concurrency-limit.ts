@@ -43,13 +43,7 @@ class Hold {
   }
 }
 
-// The hold rides on the response, so one shared listener serves every request.
-const holdSlot = Symbol('doorman.hold');
-type HoldingResponse = ServerResponse & { [holdSlot]?: Hold };
-
-function onResponseClose(this: HoldingResponse): void {
-  this[holdSlot]?.responseClosed();
-}
+type HoldingResponse = ServerResponse & { [slot: symbol]: Hold | undefined };
 
 /**
  * Admits at most `limit` concurrent requests (or as many as `limiter` allows);
@@ -58,6 +52,12 @@ function onResponseClose(this: HoldingResponse): void {
  */
 export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitMiddleware {
   const gate = new Gate<Context>(options, ['onRejected']);
+  // The hold rides on the response under this middleware's own slot (a request
+  // may pass several limits), so one listener per middleware serves every request.
+  const holdSlot = Symbol('doorman.hold');
+  function onResponseClose(this: HoldingResponse): void {
+    this[holdSlot]?.responseClosed();
+  }
   const onRejected = options.onRejected;
   if (onRejected !== undefined && typeof onRejected !== 'function') {
     throw new TypeError(
@@ -77,7 +77,10 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
   };
 
   const middleware = async function concurrencyLimit(ctx: Context, next: Next): Promise<void> {
-    if (gate.skip?.(ctx)) return next();
+    if (gate.skips(ctx)) return next();
+    // The client left before we were reached (during a slow step upstream):
+    // there is no one to do the work for, and its close event is past.
+    if (ctx.res.closed || ctx.res.destroyed) return;
     const key = gate.keyOf(ctx);
     const weight = gate.weightOf(ctx);
     const hold = new Hold();

@@ -38,10 +38,10 @@ export type HttpRejection = DoormanError & {
 export class Gate<Req> {
   /** What the middleware carries as `.limiter`: metrics read it. */
   readonly limiter: Limiter | KeyedSemaphore;
-  readonly skip: ((req: Req) => boolean) | undefined;
   readonly statusCode: number;
   private readonly single: Limiter | undefined;
   private readonly keyed: KeyedSemaphore | undefined;
+  private readonly skipFn: ((req: Req) => boolean) | undefined;
   private readonly keyFn: ((req: Req) => string) | undefined;
   private readonly weightFn: ((req: Req) => number) | undefined;
   private readonly weightValue: number;
@@ -104,7 +104,7 @@ export class Gate<Req> {
       }
     }
     this.priorityFn = optionalFunction('priority', o['priority']);
-    this.skip = optionalFunction('skip', o['skip']);
+    this.skipFn = optionalFunction('skip', o['skip']);
     this.statusCode =
       o['statusCode'] === undefined ? gateDefaults.statusCode : checkStatus(o['statusCode']);
     const retryAfter = o['retryAfter'];
@@ -129,8 +129,23 @@ export class Gate<Req> {
     return key;
   }
 
+  /** Whether `skip` lets this request through. Throws unless `skip` returns a boolean. */
+  skips(req: Req): boolean {
+    if (this.skipFn === undefined) return false;
+    const skip = this.skipFn(req);
+    if (skip === true || skip === false) return skip;
+    // An async function's promise is truthy: taking it as "skip" would lift the limit unseen.
+    throw new TypeError(`Expected \`skip\` to return a boolean, got ${check.show(skip)}`);
+  }
+
+  /** The units this request takes. Throws unless `weight` returns a number (the limiter checks its range). */
   weightOf(req: Req): number {
-    return this.weightFn === undefined ? this.weightValue : this.weightFn(req);
+    if (this.weightFn === undefined) return this.weightValue;
+    const weight = this.weightFn(req);
+    if (typeof weight !== 'number') {
+      throw new TypeError(`Expected \`weight\` to return a number, got ${check.show(weight)}`);
+    }
+    return weight;
   }
 
   /** A permit now, without a promise, or undefined when the request must queue. */
@@ -144,10 +159,16 @@ export class Gate<Req> {
   acquire(req: Req, key: string | undefined, weight: number, signal: AbortSignal): Promise<Permit> {
     let options: AcquireOptions;
     try {
-      options =
-        this.priorityFn === undefined
-          ? { weight, signal }
-          : { weight, signal, priority: this.priorityFn(req) };
+      if (this.priorityFn === undefined) options = { weight, signal };
+      else {
+        const priority = this.priorityFn(req);
+        if (typeof priority !== 'number') {
+          throw new TypeError(
+            `Expected \`priority\` to return a number, got ${check.show(priority)}`,
+          );
+        }
+        options = { weight, signal, priority };
+      }
     } catch (error) {
       return Promise.reject(error);
     }
