@@ -5,6 +5,7 @@ import {
   type Permit,
   Semaphore,
 } from '@doorman/semaphore';
+import Router from '@koa/router';
 import { describe, expect, it } from 'vitest';
 import { get, koaVersions, newApp, Stage, serve, until } from './helpers.js';
 
@@ -136,30 +137,42 @@ describe.each(koaVersions)('%s: admission and rejection', (_label, KoaApp) => {
   });
 
   it('asks a retryAfter function for the seconds, given the error', async () => {
+    const { app } = newApp(KoaApp);
+    const stage = new Stage();
     const seen: string[] = [];
-    const { port, stage, sem } = await heldApp({
-      limit: 1,
-      maxQueue: 1,
-      queueTimeoutMs: 20,
-      retryAfter: (error) => {
-        seen.push(error.code);
-        return error.code === 'QUEUE_FULL' ? 7 : 60;
-      },
-    });
-    const first = get(port);
-    await stage.reached(1);
-    const queued = get(port);
-    await until(() => sem.waiting === 1, 'the second request is queued');
-    const full = await get(port).reply;
-    expect(full.status).toBe(503);
-    expect(full.headers['retry-after']).toBe('7');
-    const timedOut = await queued.reply;
+    const retryAfter = (error: { code: string }) => {
+      seen.push(error.code);
+      return error.code === 'QUEUE_FULL' ? 7 : 60;
+    };
+    // Two routes, so that the queue-full one never has a waiter to time out.
+    const router = new Router();
+    const full = concurrencyLimit({ limit: 1, maxQueue: 0, retryAfter });
+    const slow = concurrencyLimit({ limit: 1, queueTimeoutMs: 20, retryAfter });
+    const hold = async (ctx: { body: unknown }) => {
+      await stage.enter();
+      ctx.body = 'done';
+    };
+    router.get('/full', full, hold);
+    router.get('/slow', slow, hold);
+    app.use(router.routes());
+    const { port } = await serve(app);
+
+    const first = get(port, '/full');
+    const second = get(port, '/slow');
+    await stage.reached(2);
+    const shed = await get(port, '/full').reply;
+    expect(shed.status).toBe(503);
+    expect(shed.body).toContain('QUEUE_FULL');
+    expect(shed.headers['retry-after']).toBe('7');
+    const timedOut = await get(port, '/slow').reply;
+    expect(timedOut.status).toBe(503);
     expect(timedOut.body).toContain('QUEUE_TIMEOUT');
     expect(timedOut.headers['retry-after']).toBe('60');
     expect(seen).toEqual(['QUEUE_FULL', 'QUEUE_TIMEOUT']);
     stage.openAll();
-    await first.reply;
-    await sem.idle();
+    await Promise.all([first.reply, second.reply]);
+    await (full.limiter as Semaphore).idle();
+    await (slow.limiter as Semaphore).idle();
   });
 
   it.each([

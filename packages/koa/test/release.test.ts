@@ -239,7 +239,7 @@ describe.each(koaVersions)('%s: releasing permits', (_label, KoaApp) => {
     const { app } = newApp(KoaApp);
     const stage = new Stage();
     const probe = new CloseProbe();
-    const inner = new Semaphore({ limit: 2, maxQueue: 1, queueTimeoutMs: 20 });
+    const inner = new Semaphore({ limit: 2, maxQueue: 1 });
     const limiter = new CountingLimiter(inner);
     const streams: PassThrough[] = [];
     const samples: Array<[number, number]> = [];
@@ -273,7 +273,7 @@ describe.each(koaVersions)('%s: releasing permits', (_label, KoaApp) => {
     (streams[0] as PassThrough).end('bytes');
     expect((await streamed.reply).body).toBe('bytes');
 
-    // A client leaving mid-handler; one leaving while queued; one timing out; one shed.
+    // A client leaving mid-handler; one leaving while queued; one shed.
     const leaver = get(port, '/hold', { 'x-id': 'leaver' });
     const holder = get(port, '/hold', { 'x-id': 'holder' });
     await stage.reached(2);
@@ -285,8 +285,6 @@ describe.each(koaVersions)('%s: releasing permits', (_label, KoaApp) => {
     await until(() => inner.waiting === 0, 'the queued request left');
     leaver.abort();
     await until(() => probe.closed.has('leaver'), 'the server saw the client leave');
-    const timedOut = await get(port, '/ok').reply;
-    expect(timedOut.body).toContain('QUEUE_TIMEOUT');
     sample();
     stage.openAll();
     expect((await holder.reply).status).toBe(200);
