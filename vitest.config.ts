@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Vitest 5 prints failed tests with Map.groupBy, which Node 20 lacks; without
 // it a failing run ends in a reporter crash instead of the failure's details.
-if (typeof Map.groupBy !== 'function') {
+if (typeof (Map as { groupBy?: unknown }).groupBy !== 'function') {
   Object.defineProperty(Map, 'groupBy', {
     configurable: true,
     writable: true,
