@@ -68,6 +68,19 @@ export class Hub {
     this.waiters.delete(id);
   }
 
+  /**
+   * A script's reply listed these granted ids (after the first element, the
+   * script's own status): admit the ones waiting in this process now, without
+   * waiting for their message.
+   */
+  deliver(reply: unknown): void {
+    if (!Array.isArray(reply)) return;
+    for (let i = 1; i < reply.length; i++) {
+      const id = reply[i];
+      if (typeof id === 'string') this.waiters.get(id)?.granted(id);
+    }
+  }
+
   /** Registers `member` as a listener on the grant channel `base + instance`. */
   attach(base: string, member: HubMember): void {
     const name = base + this.instance;

@@ -60,12 +60,13 @@ const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs
 /** The commands RedisSemaphore defines on the client. */
 interface ScriptCommands {
   doormanSemAcquire1(...args: Array<string | number>): Promise<[number, number]>;
-  doormanSemRelease1(...args: Array<string | number>): Promise<number>;
-  doormanSemCancel1(...args: Array<string | number>): Promise<number>;
+  doormanSemRelease1(...args: Array<string | number>): Promise<Array<number | string>>;
+  doormanSemCancel1(...args: Array<string | number>): Promise<Array<number | string>>;
   doormanSemRenew1(...args: Array<string | number>): Promise<number[]>;
 }
 
 const now = () => performance.now();
+const noop = () => {};
 
 /** One acquire of this process that has not settled yet. */
 class Waiter {
@@ -152,6 +153,9 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   private timer: NodeJS.Timeout | undefined = undefined;
   private timerDue = 0;
   private renewing = false;
+
+  /** Admits this process's waiters that a release or cancel reply says were granted. */
+  private readonly deliver = (reply: unknown) => this.hub.deliver(reply);
 
   private acquiredCount = 0;
   private releasedCount = 0;
@@ -660,6 +664,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   /** Runs a fire-and-forget command, counted for `idle()`; its failure is covered by leases. */
   private command(promise: Promise<unknown>): void {
     this.inflight++;
+    promise.then(this.deliver, noop);
     const done = () => {
       this.inflight--;
       if (this.inflight === 0 && this.drainResolvers !== undefined) {

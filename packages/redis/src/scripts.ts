@@ -49,9 +49,14 @@ end
 -- Admits the head of the line while it fits; never skips a head that does not.
 -- A granted waiter keeps its current lease expiry as a holder: its process
 -- renews waiters and holders in the same sweep, so the lease stays covered.
+-- Every id granted during this script, in order: the scripts that free units
+-- return it, so a process hears about its own waiters' grants in the reply
+-- too (whichever comes first, the reply or the message, admits them).
+local granted = {}
+
 local function grant()
   local u = getUsed()
-  local granted = {}
+  local before = #granted
   while true do
     local head = redis.call('ZRANGE', queue, 0, 0)[1]
     if not head then break end
@@ -64,12 +69,13 @@ local function grant()
     u = u + w
     granted[#granted + 1] = head
   end
-  if #granted > 0 then
+  if #granted > before then
     setUsed(u)
-    publish(granted)
+    local fresh = {}
+    for i = before + 1, #granted do fresh[#fresh + 1] = granted[i] end
+    publish(fresh)
   end
   if redis.call('ZCARD', queue) == 0 then redis.call('DEL', seqKey) end
-  return #granted
 end
 
 -- Drops holders and waiters whose lease ran out (their process died or
@@ -139,36 +145,43 @@ if first[2] then return {0, tonumber(first[2]) - now} end
 return {0, -1}
 `;
 
-/** ARGV[3] id. Returns 1 if it was released, 0 if it was no longer held (lease lost). */
+/**
+ * ARGV[3] id. Returns {1 if it was released or 0 if it was no longer held
+ * (lease lost), then the ids granted}.
+ */
 export const releaseScript = `${prelude}
+local released = 0
 if releaseHolder(ARGV[3]) then
+  released = 1
   grant()
-  return 1
 end
-return 0
+table.insert(granted, 1, released)
+return granted
 `;
 
 /**
- * ARGV[3] id: a waiter gives up (abort, timeout, close). Returns 1 if it left
+ * ARGV[3] id: a waiter gives up (abort, timeout, close). Returns {1 if it left
  * the line, 2 if it had been granted meanwhile (the permit is released here,
- * so the next waiter gets it), 0 if it was in neither place.
+ * so the next waiter gets it), 0 if it was in neither place; then the ids
+ * granted}.
  */
 export const cancelScript = `${prelude}
 local id = ARGV[3]
+local status = 0
 local head = redis.call('ZRANGE', queue, 0, 0)[1]
 if redis.call('ZREM', queue, id) == 1 then
   redis.call('ZREM', wleases, id)
   redis.call('HDEL', weights, id)
+  status = 1
   if head == id then grant() else
     if redis.call('ZCARD', queue) == 0 then redis.call('DEL', seqKey) end
   end
-  return 1
-end
-if releaseHolder(id) then
+elseif releaseHolder(id) then
+  status = 2
   grant()
-  return 2
 end
-return 0
+table.insert(granted, 1, status)
+return granted
 `;
 
 /**

@@ -1,0 +1,377 @@
+// @doorman/redis against redis-semaphore (npm), on a real Redis: 4 processes x
+// 20 concurrent acquirers share a limit of 10, each holder keeps its permit
+// for 1 ms (and 0.1 ms). Reports acquisitions per second and the hand-off
+// latency, from a release to the admission it made room for, p50 and p99.
+// Every (library, hold) runs in fresh processes, in interleaved rounds (the
+// library order alternates); cells are medians over rounds. doorman is
+// loaded from its built package (dist), as users get it.
+//
+//   node redis/run.mjs [--rounds 5] [--measure 3000] [--quick] [--no-build] [--no-write] ...
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = dirname(here);
+const repoRoot = dirname(benchDir);
+const worker = join(here, 'worker.mjs');
+
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: 'string' },
+    measure: { type: 'string' },
+    warm: { type: 'string' },
+    holds: { type: 'string' },
+    libs: { type: 'string' },
+    processes: { type: 'string' },
+    concurrency: { type: 'string' },
+    limit: { type: 'string' },
+    redis: { type: 'string' },
+    'redis-server': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (opts.help) {
+  process.stdout.write(`pnpm bench redis [options]
+
+  --rounds N        interleaved rounds (default 5; --quick: 1)
+  --measure MS      measured time per run, after the warm-up (default 3000; --quick: 1000)
+  --warm MS         warm-up per run, not counted (default 500)
+  --holds LIST      hold times in ms (default 1,0.1)
+  --libs LIST       any of doorman,redis-semaphore (default both)
+  --processes N     processes per run (default 4)
+  --concurrency N   concurrent acquirers per process (default 20)
+  --limit N         the shared limit (default 10)
+  --redis URL       use this Redis (default: start a throwaway redis-server on a
+                    free port, so the CPU it reports is the benchmark's own)
+  --redis-server P  the redis-server binary (default: redis-server on PATH)
+  --quick           1 short round, to check the harness; writes nothing
+  --no-build        use packages/redis/dist as it is
+  --no-write        print the table only; leave results/ and README.md alone
+`);
+  process.exit(0);
+}
+
+const num = (text, fallback) => {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`not a positive number: ${text}`);
+  return v;
+};
+const quick = opts.quick;
+const config = {
+  rounds: num(opts.rounds, quick ? 1 : 5),
+  measureMs: num(opts.measure, quick ? 1000 : 3000),
+  warmMs: num(opts.warm, 500),
+  holds: (opts.holds ?? '1,0.1').split(',').map((s) => num(s)),
+  libs: (opts.libs ?? 'doorman,redis-semaphore').split(','),
+  processes: num(opts.processes, 4),
+  concurrency: num(opts.concurrency, 20),
+  limit: num(opts.limit, 10),
+  redis: opts.redis,
+};
+const write = !quick && !opts['no-write'];
+const LABELS = { doorman: '@doorman/redis', 'redis-semaphore': 'redis-semaphore' };
+for (const lib of config.libs) {
+  if (!(lib in LABELS)) throw new RangeError(`unknown library ${lib}`);
+}
+const log = (line) => process.stderr.write(`${line}\n`);
+
+// ---- build doorman as users get it
+if (!opts['no-build']) {
+  const pnpm = (dir) =>
+    execFileSync('pnpm', ['run', 'build'], { cwd: join(repoRoot, dir), stdio: 'inherit' });
+  if (!existsSync(join(repoRoot, 'packages/semaphore/dist/esm/index.js')))
+    pnpm('packages/semaphore');
+  pnpm('packages/redis');
+}
+
+// ---- a Redis of its own, unless told which to use
+let server;
+if (config.redis === undefined) {
+  const port = await new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address();
+      probe.close(() => resolve(p));
+    });
+  });
+  server = spawn(
+    opts['redis-server'] ?? 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  config.redis = `redis://127.0.0.1:${port}`;
+}
+const redis = new Redis(config.redis);
+const redisCpuUs = async () => {
+  const text = String(await redis.info('cpu'));
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(text)?.[1] ?? Number.NaN);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(text)?.[1] ?? Number.NaN);
+  return (user + sys) * 1e6;
+};
+const startedAt = new Date();
+const loadStart = loadavg();
+const t0 = performance.now();
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
+    .toString()
+    .trim();
+} catch {}
+const info = String(await redis.info('server'));
+const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+
+const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+function median(values) {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One run: fresh processes, one library, one hold time. */
+async function run(lib, holdMs) {
+  const key = `bench-redis-${lib}-${randomBytes(4).toString('hex')}`;
+  const cfg = {
+    lib,
+    key,
+    limit: config.limit,
+    concurrency: config.concurrency,
+    holdMs,
+    redis: config.redis,
+  };
+  const children = Array.from({ length: config.processes }, () =>
+    fork(worker, [JSON.stringify(cfg)], {
+      cwd: benchDir,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  const next = (child, type) =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m) => {
+        if (m.type === type) {
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(m);
+        }
+      };
+      const onExit = (code) => reject(new Error(`${lib} worker exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  await Promise.all(children.map((c) => next(c, 'ready')));
+  const startAt = nowUs() + 100_000;
+  const measureFrom = startAt + config.warmMs * 1000;
+  const endAt = measureFrom + config.measureMs * 1000;
+  const done = children.map((c) => next(c, 'done'));
+  const redisCpuBefore = await redisCpuUs();
+  for (const c of children) c.send({ type: 'go', startAt, endAt });
+  const reports = await Promise.all(done);
+  const redisCpu = (await redisCpuUs()) - redisCpuBefore;
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+  );
+  // redis-semaphore keeps its state under `semaphore:<key>`; doorman leaves nothing once idle.
+  await redis.del(`semaphore:${key}`, key);
+
+  const admits = reports.flatMap((r) => r.admits).sort((a, b) => a - b);
+  const releases = reports.flatMap((r) => r.releases).sort((a, b) => a - b);
+  const inWindow = (t) => t >= measureFrom && t < endAt;
+  const acquisitions = admits.filter(inWindow).length;
+  // At any moment admissions - releases <= limit, so the (limit + i)-th
+  // admission comes after the i-th release: it is the one that release made room for.
+  const latencies = [];
+  for (let i = 0; i + config.limit < admits.length && i < releases.length; i++) {
+    if (inWindow(releases[i])) latencies.push((admits[i + config.limit] - releases[i]) / 1000);
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    clientCpu: reports.reduce((s, r) => s + r.cpuUs, 0) / admits.length,
+    redisCpu: redisCpu / admits.length,
+    perSecond: acquisitions / (config.measureMs / 1000),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    handoffs: latencies.length,
+    errors: reports.reduce((s, r) => s + r.errors, 0),
+  };
+}
+
+const samples = new Map(); // `${lib}|${hold}` -> runs
+for (let round = 0; round < config.rounds; round++) {
+  const libs = round % 2 === 0 ? config.libs : [...config.libs].reverse();
+  for (const holdMs of config.holds) {
+    for (const lib of libs) {
+      const r = await run(lib, holdMs);
+      const id = `${lib}|${holdMs}`;
+      if (!samples.has(id)) samples.set(id, []);
+      samples.get(id).push(r);
+      log(
+        `round ${round + 1}/${config.rounds} hold ${holdMs} ms ${lib}: ${r.perSecond.toFixed(0)} acq/s, hand-off p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms (${r.handoffs} hand-offs${r.errors ? `, ${r.errors} errors` : ''}); CPU µs/acq: clients ${r.clientCpu.toFixed(0)}, Redis ${r.redisCpu.toFixed(0)}`,
+      );
+    }
+  }
+}
+await redis.quit();
+if (server !== undefined) {
+  const gone = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  await gone;
+}
+
+// ---- summary
+const results = {};
+for (const [id, runs] of samples) {
+  const [lib, hold] = id.split('|');
+  results[lib] ??= {};
+  const range = (f) => [Math.min(...runs.map(f)), Math.max(...runs.map(f))];
+  results[lib][hold] = {
+    perSecond: median(runs.map((r) => r.perSecond)),
+    perSecondRange: range((r) => r.perSecond),
+    p50: median(runs.map((r) => r.p50)),
+    p50Range: range((r) => r.p50),
+    p99: median(runs.map((r) => r.p99)),
+    p99Range: range((r) => r.p99),
+    clientCpu: median(runs.map((r) => r.clientCpu)),
+    redisCpu: median(runs.map((r) => r.redisCpu)),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+  };
+}
+const durationS = Math.round((performance.now() - t0) / 1000);
+const loadEnd = loadavg();
+const machine = {
+  cpu: cpus()[0]?.model?.trim() ?? 'unknown',
+  cpus: availableParallelism(),
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  os: `${platform()} ${release()}`,
+  node: process.version,
+  redis: redisVersion,
+  date: startedAt.toISOString(),
+  commit,
+  loadStart: loadStart.map((l) => l.toFixed(2)),
+  loadEnd: loadEnd.map((l) => l.toFixed(2)),
+};
+
+const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+const sub = ([a, b], digits) => ` <sub>${fmt(a, digits)}–${fmt(b, digits)}</sub>`;
+const holdLabel = (h) => `${h} ms`;
+const md = [];
+md.push(
+  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis} on loopback (its own redis-server unless --redis); ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${machine.commit}; load average ${machine.loadStart.join(' / ')} at start, ${machine.loadEnd.join(' / ')} at end. ${config.processes} processes x ${config.concurrency} concurrent acquirers, limit ${config.limit}; ${config.rounds} interleaved rounds of ${config.warmMs / 1000} s warm-up + ${config.measureMs / 1000} s measured, fresh processes each; each cell is the median over rounds, with the range (min–max) in small print. A full run took ${durationS} s.`,
+  '',
+  '| hold | library | acquisitions/s | hand-off p50 (ms) | hand-off p99 (ms) | CPU µs per acquisition: clients / Redis |',
+  '|---|---|--:|--:|--:|--:|',
+);
+for (const hold of config.holds) {
+  for (const lib of config.libs) {
+    const r = results[lib]?.[hold];
+    if (r === undefined) continue;
+    md.push(
+      `| ${holdLabel(hold)} | ${LABELS[lib]} | ${fmt(r.perSecond, 0)}${sub(r.perSecondRange, 0)} | ${fmt(r.p50, 3)}${sub(r.p50Range, 3)} | ${fmt(r.p99, 3)}${sub(r.p99Range, 3)} | ${fmt(r.clientCpu, 0)} / ${fmt(r.redisCpu, 0)} |`,
+    );
+  }
+}
+md.push('');
+const targets = [];
+if (results.doorman && results['redis-semaphore']) {
+  md.push(
+    '| hold | throughput, doorman / redis-semaphore | hand-off p50, redis-semaphore / doorman |',
+    '|---|--:|--:|',
+  );
+  for (const hold of config.holds) {
+    const d = results.doorman[hold];
+    const s = results['redis-semaphore'][hold];
+    if (!d || !s) continue;
+    md.push(
+      `| ${holdLabel(hold)} | ${fmt(d.perSecond / s.perSecond, 2)}x | ${fmt(s.p50 / d.p50, 1)}x |`,
+    );
+  }
+  md.push('');
+  const h = config.holds.includes(1) ? 1 : config.holds[0];
+  const d = results.doorman[h];
+  const s = results['redis-semaphore'][h];
+  targets.push(
+    {
+      target: `hand-off p50 under 2 ms on loopback (hold ${h} ms)`,
+      met: d.p50 < 2,
+      detail: `${fmt(d.p50, 3)} ms`,
+    },
+    {
+      target: `hand-off p50 at least 5x better than redis-semaphore's (hold ${h} ms)`,
+      met: s.p50 / d.p50 >= 5,
+      detail: `${fmt(s.p50, 3)} ms / ${fmt(d.p50, 3)} ms = ${fmt(s.p50 / d.p50, 1)}x`,
+    },
+    {
+      target: `throughput at least redis-semaphore's (hold ${h} ms)`,
+      met: d.perSecond >= s.perSecond,
+      detail: `${fmt(d.perSecond, 0)} vs ${fmt(s.perSecond, 0)} acq/s (${fmt(d.perSecond / s.perSecond, 2)}x)`,
+    },
+  );
+  md.push('#### Targets', '', '| target | met | measured |', '|---|---|---|');
+  for (const t of targets) md.push(`| ${t.target} | ${t.met ? 'yes' : '**no**'} | ${t.detail} |`);
+  md.push('');
+}
+const markdown = md.join('\n');
+process.stdout.write(`\n${markdown}\n`);
+
+if (write) {
+  const resultsDir = join(benchDir, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(
+    join(resultsDir, 'redis.json'),
+    `${JSON.stringify({ machine, config, durationS, results, targets, samples: Object.fromEntries(samples) }, null, 2)}\n`,
+  );
+  const readmePath = join(benchDir, 'README.md');
+  const START = '<!-- redis-results:start -->';
+  const END = '<!-- redis-results:end -->';
+  let readme = '';
+  try {
+    readme = readFileSync(readmePath, 'utf8');
+  } catch {}
+  const block = `${START}\n${markdown}\n${END}`;
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a !== -1 && b > a) readme = readme.slice(0, a) + block + readme.slice(b + END.length);
+  else {
+    const intro = [
+      '## Redis',
+      '',
+      '`pnpm bench redis` (`bench/redis/run.mjs`): `@doorman/redis` against [redis-semaphore](https://www.npmjs.com/package/redis-semaphore) on the same Redis.',
+      'Each run starts fresh processes; every acquirer loops acquire → hold → release. Throughput counts admissions in the measured window.',
+      "Hand-off latency is the time from a release to the admission it made room for: at any moment admissions − releases ≤ limit, so the (limit + i)-th admission, cluster-wide, is paired with the i-th release (times from `process.hrtime`, the machine's monotonic clock, the same in every process).",
+      "redis-semaphore is used as its README shows: a new `Semaphore` per acquire, waiting by polling (its default `retryInterval`, 10 ms); doorman's waiters are woken by a grant published from the release script.",
+      'Sub-millisecond holds yield to the event loop until the time has passed.',
+      '',
+    ].join('\n');
+    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n${intro}\n${block}\n`;
+  }
+  writeFileSync(readmePath, readme);
+  log(`wrote bench/results/redis.json and the table in bench/README.md (${durationS} s)`);
+} else {
+  log(`done in ${durationS} s (nothing written)`);
+}
+if ([...samples.values()].some((runs) => runs.some((r) => r.errors > 0))) process.exitCode = 1;

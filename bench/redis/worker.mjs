@@ -1,0 +1,93 @@
+// One benchmark process: CONCURRENCY acquirers share one distributed
+// semaphore (doorman's RedisSemaphore or redis-semaphore's Semaphore) with the
+// other processes. From `go` until `endAt` each acquirer loops: acquire, note
+// the admission time, hold, note the release time, release. Times are
+// process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in µs.
+//
+//   node worker.mjs '<json config>'   (spawned by run.mjs, talks over IPC)
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+const cfg = JSON.parse(process.argv[2]);
+const redis = new Redis(cfg.redis);
+const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
+const immediate = () => new Promise((resolve) => setImmediate(resolve));
+
+let acquire;
+if (cfg.lib === 'doorman') {
+  const { RedisSemaphore } = await import('@doorman/redis');
+  const semaphore = new RedisSemaphore({ redis, key: cfg.key, limit: cfg.limit });
+  acquire = async () => {
+    const permit = await semaphore.acquire();
+    return () => permit.release();
+  };
+  // Connect and subscribe before the clock starts.
+  (await semaphore.acquire()).release();
+  await semaphore.idle();
+} else if (cfg.lib === 'redis-semaphore') {
+  const { Semaphore } = await import('redis-semaphore');
+  // One instance per acquire, as its README shows; waiting is its default
+  // polling (retryInterval 10 ms). A long acquireTimeout so none gives up.
+  const options = { acquireTimeout: 120_000, lockTimeout: 10_000 };
+  acquire = async () => {
+    const semaphore = new Semaphore(redis, cfg.key, cfg.limit, options);
+    await semaphore.acquire();
+    return () => semaphore.release();
+  };
+  await redis.ping();
+} else {
+  throw new Error(`unknown library ${cfg.lib}`);
+}
+
+async function hold() {
+  if (cfg.holdMs >= 1) {
+    await sleep(cfg.holdMs);
+    return;
+  }
+  // Sub-millisecond holds: yield to the event loop until the time has passed.
+  const until = nowUs() + cfg.holdMs * 1000;
+  do await immediate();
+  while (nowUs() < until);
+}
+
+async function acquirer(endAt, admits, releases) {
+  let errors = 0;
+  while (nowUs() < endAt) {
+    let release;
+    try {
+      release = await acquire();
+    } catch {
+      errors++;
+      continue;
+    }
+    admits.push(nowUs());
+    await hold();
+    releases.push(nowUs());
+    await release();
+  }
+  return errors;
+}
+
+process.on('message', async (message) => {
+  if (message.type !== 'go') return;
+  const admits = [];
+  const releases = [];
+  const wait = (message.startAt - nowUs()) / 1000;
+  if (wait > 0) await sleep(wait);
+  const cpu = process.cpuUsage();
+  const errors = await Promise.all(
+    Array.from({ length: cfg.concurrency }, () => acquirer(message.endAt, admits, releases)),
+  );
+  const used = process.cpuUsage(cpu);
+  process.send({
+    type: 'done',
+    admits,
+    releases,
+    cpuUs: used.user + used.system,
+    errors: errors.reduce((a, b) => a + b, 0),
+  });
+  redis.disconnect();
+  process.disconnect();
+});
+
+process.send({ type: 'ready' });
