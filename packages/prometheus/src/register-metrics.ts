@@ -110,10 +110,7 @@ export function registerMetrics(
 
   let sets = state.get(registry);
   let set = sets?.get(parsed.prefix);
-  if (set !== undefined) {
-    checkCompatible(set, parsed.labelNames, parsed.buckets);
-    ensureRegistered(set);
-  }
+  if (set !== undefined) checkCompatible(set, parsed.labelNames, parsed.buckets);
 
   // Check every limiter before changing anything, so a refused call leaves no trace.
   const plans: Array<{ limiter: LimiterStats; labels: Labels; identity: string }> = [];
@@ -138,7 +135,8 @@ export function registerMetrics(
   }
   if (plans.length === 0) return () => {};
 
-  if (set === undefined) {
+  if (set !== undefined) ensureRegistered(set);
+  else {
     set = createSet(registry, parsed.prefix, parsed.labelNames, parsed.buckets);
     if (sets === undefined) {
       sets = new Map();

@@ -212,6 +212,9 @@ describe('registries', () => {
     const registry = new Registry();
     registerMetrics(new FakeLimiter('a'), { registry });
     registry.clear();
+    // A refused call does not put them back either.
+    expect(() => registerMetrics(new FakeLimiter('a'), { registry })).toThrow(/named "a"/);
+    expect(registry.getMetricsAsArray()).toHaveLength(0);
     registerMetrics(new FakeLimiter('b'), { registry });
     expect(registry.getMetricsAsArray()).toHaveLength(6);
     expect(await limitersOn(registry)).toEqual(['a', 'b']);
