@@ -54,10 +54,13 @@ export interface RedisServer {
 }
 
 /** Starts a throwaway `redis-server` (no persistence) and resolves once it accepts connections. */
-export async function startRedisServer(port: number): Promise<RedisServer> {
+export async function startRedisServer(
+  port: number,
+  extra: readonly string[] = [],
+): Promise<RedisServer> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

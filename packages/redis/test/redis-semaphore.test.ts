@@ -183,6 +183,26 @@ describe('state in Redis', () => {
   });
 });
 
+describe('keyPrefix', () => {
+  it("applies the client's keyPrefix to the keys and the grant channel", async () => {
+    const prefixed = await connect(undefined, { keyPrefix: 'prefixed-app:' });
+    const key = uniqueKey('prefix');
+    const s = new RedisSemaphore({ redis: prefixed, key, limit: 1 });
+    const holder = await s.acquire();
+    expect(await redis.zcard(`prefixed-app:${redisKeys(key).holders}`)).toBe(1);
+    expect(await redis.exists(redisKeys(key).holders)).toBe(0);
+    const waiter = s.acquire();
+    await vi.waitFor(async () =>
+      expect(await redis.zcard(`prefixed-app:${redisKeys(key).queue}`)).toBe(1),
+    );
+    holder.release();
+    (await waiter).release();
+    await s.close();
+    await s.idle();
+    await prefixed.quit();
+  });
+});
+
 describe('one subscriber connection per client', () => {
   let server: RedisServer;
   let own: Redis;
