@@ -37,11 +37,11 @@ export class DoormanError extends Error {
 /** The waiting line was full (`maxQueue`), so the acquire was refused at once. */
 export class QueueFullError extends DoormanError {
   constructor(limiter?: string, maxQueue?: number) {
-    super(
-      'QUEUE_FULL',
-      `Queue full: ${maxQueue ?? 'the'} waiter${maxQueue === 1 ? '' : 's'} already waiting${at(limiter)}`,
-      limiter,
-    );
+    const why =
+      maxQueue === 0
+        ? 'no free permit and no waiting allowed (maxQueue 0)'
+        : `${maxQueue ?? 'the most'} waiter${maxQueue === 1 ? '' : 's'} already waiting`;
+    super('QUEUE_FULL', `Queue full: ${why}${at(limiter)}`, limiter);
   }
 }
 
