@@ -131,3 +131,17 @@ export async function exportedNames(): Promise<Set<string>> {
   }
   return names;
 }
+
+/** The PromQL examples of @doorman/prometheus's README, one expression each. */
+export function readmeExpressions(): string[] {
+  const readme = readFileSync(`${exampleDir}/../../packages/prometheus/README.md`, 'utf8');
+  const block = /```promql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const expressions: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    if (line.startsWith(' ') && expressions.length > 0) {
+      expressions[expressions.length - 1] += ` ${line.trim()}`;
+    } else expressions.push(line);
+  }
+  return expressions;
+}

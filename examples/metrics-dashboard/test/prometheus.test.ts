@@ -10,7 +10,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
 import { type LoadReport, runLoad } from '../load.js';
-import { exampleDir, expressionsOf, loadDashboard, toPromQL } from './dashboard.js';
+import {
+  exampleDir,
+  expressionsOf,
+  loadDashboard,
+  metricNamesOf,
+  readmeExpressions,
+  toPromQL,
+} from './dashboard.js';
 
 // A real Prometheus (Debian's package, installed by .ci/run) scrapes the
 // example app under load with the example's prometheus.yml, and answers every
@@ -178,5 +185,16 @@ describe('a real Prometheus scraping the example app under load', () => {
       expect(Number(v)).toBeLessThanOrEqual(limitAt.get(t) as number);
     }
     expect(Math.max(...samples.map(([, v]) => Number(v)))).toBe(4);
+  });
+
+  it('accepts every PromQL example of the @doorman/prometheus README', async () => {
+    const examples = readmeExpressions();
+    expect(examples.length).toBeGreaterThanOrEqual(10);
+    for (const promql of examples) {
+      expect(metricNamesOf(promql).every((name) => name.startsWith('doorman_'))).toBe(true);
+      await expect(query(promql), promql).resolves.toBeInstanceOf(Array);
+    }
+    const utilisation = await query('doorman_permits_in_use / doorman_permits_limit');
+    expect(utilisation).toHaveLength(1);
   });
 });
