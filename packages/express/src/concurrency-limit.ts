@@ -1,5 +1,5 @@
 import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
-import { Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
+import { check, Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export interface ConcurrencyLimitOptions extends GateOptions<Request> {
@@ -38,12 +38,10 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
   function releaseOnClose(this: HoldingResponse): void {
     this[permitSlot]?.release();
   }
-  const onRejected = options.onRejected;
-  if (onRejected !== undefined && typeof onRejected !== 'function') {
-    throw new TypeError(
-      `Expected \`onRejected\` to be a function, got \`${String(onRejected)}\` (${typeof onRejected})`,
-    );
-  }
+  const onRejected = check.optionalFunction<NonNullable<ConcurrencyLimitOptions['onRejected']>>(
+    'onRejected',
+    options.onRejected,
+  );
 
   const reject = (error: unknown, req: Request, res: Response, next: NextFunction): void => {
     const rejection = gate.httpRejection(error);

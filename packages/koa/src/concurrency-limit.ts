@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
-import { Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
+import { check, Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
 import type { Context, Middleware, Next } from 'koa';
 
 export interface ConcurrencyLimitOptions extends GateOptions<Context> {
@@ -58,12 +58,10 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
   function onResponseClose(this: HoldingResponse): void {
     this[holdSlot]?.responseClosed();
   }
-  const onRejected = options.onRejected;
-  if (onRejected !== undefined && typeof onRejected !== 'function') {
-    throw new TypeError(
-      `Expected \`onRejected\` to be a function, got \`${String(onRejected)}\` (${typeof onRejected})`,
-    );
-  }
+  const onRejected = check.optionalFunction<NonNullable<ConcurrencyLimitOptions['onRejected']>>(
+    'onRejected',
+    options.onRejected,
+  );
 
   const reject = async (error: unknown, ctx: Context): Promise<void> => {
     const rejection = gate.httpRejection(error);

@@ -110,6 +110,14 @@ export function knownKeys(name: string, value: object, known: ReadonlySet<string
   }
 }
 
+export function optionalFunction<F>(name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${show(value)}`);
+  }
+  return value as F;
+}
+
 export function signal(name: string, value: unknown): AbortSignal {
   if (
     typeof value !== 'object' ||

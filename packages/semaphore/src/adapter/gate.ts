@@ -60,7 +60,7 @@ export class Gate<Req> {
       );
     }
 
-    this.keyFn = optionalFunction('key', o['key']);
+    this.keyFn = check.optionalFunction('key', o['key']);
     if (hasLimiter) {
       for (const name of builtOnly) {
         if (o[name] !== undefined) {
@@ -103,8 +103,8 @@ export class Gate<Req> {
         );
       }
     }
-    this.priorityFn = optionalFunction('priority', o['priority']);
-    this.skipFn = optionalFunction('skip', o['skip']);
+    this.priorityFn = check.optionalFunction('priority', o['priority']);
+    this.skipFn = check.optionalFunction('skip', o['skip']);
     this.statusCode =
       o['statusCode'] === undefined ? gateDefaults.statusCode : checkStatus(o['statusCode']);
     const retryAfter = o['retryAfter'];
@@ -215,14 +215,6 @@ function statusText(status: number): string {
   if (status === 503) return 'Service Unavailable';
   if (status === 429) return 'Too Many Requests';
   return 'Request Rejected';
-}
-
-function optionalFunction<F>(name: string, value: unknown): F | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') {
-    throw new TypeError(`Expected \`${name}\` to be a function, got ${check.show(value)}`);
-  }
-  return value as F;
 }
 
 function checkStatus(value: unknown): number {
