@@ -1,10 +1,15 @@
-// @doorman/redis against redis-semaphore (npm), on a real Redis: 4 processes x
-// 20 concurrent acquirers share a limit of 10, each holder keeps its permit
-// for 1 ms (and 0.1 ms). Reports acquisitions per second and the hand-off
-// latency, from a release to the admission it made room for, p50 and p99.
-// Every (library, hold) runs in fresh processes, in interleaved rounds (the
-// library order alternates); cells are medians over rounds. doorman is
-// loaded from its built package (dist), as users get it.
+// @doorman/redis against redis-semaphore (npm), on a real Redis.
+//
+//   load-1    4 processes x 20 concurrent acquirers share a limit of 10, hold 1 ms
+//   load-0.1  the same with 0.1 ms holds
+//   few       4 processes x 1 acquirer, limit 1, hold 1 ms, 2 ms between turns:
+//             a release finds one or two waiters, not seventy
+//
+// Reports acquisitions per second, the hand-off latency from a release to the
+// admission of the next waiter (p50, p99), and CPU per acquisition (client
+// processes, Redis). Every (case, library) runs in fresh processes, in
+// interleaved rounds (the library order alternates); cells are medians over
+// rounds. doorman is loaded from its built package (dist), as users get it.
 //
 //   node redis/run.mjs [--rounds 5] [--measure 3000] [--quick] [--no-build] [--no-write] ...
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -22,16 +27,21 @@ const benchDir = dirname(here);
 const repoRoot = dirname(benchDir);
 const worker = join(here, 'worker.mjs');
 
+const CASES = {
+  'load-1': { processes: 4, concurrency: 20, limit: 10, holdMs: 1, thinkMs: 0 },
+  'load-0.1': { processes: 4, concurrency: 20, limit: 10, holdMs: 0.1, thinkMs: 0 },
+  few: { processes: 4, concurrency: 1, limit: 1, holdMs: 1, thinkMs: 2 },
+};
+const caseLabel = (c) =>
+  `${c.processes} x ${c.concurrency}, limit ${c.limit}, hold ${c.holdMs} ms${c.thinkMs ? `, ${c.thinkMs} ms between turns` : ''}`;
+
 const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string' },
     measure: { type: 'string' },
     warm: { type: 'string' },
-    holds: { type: 'string' },
+    cases: { type: 'string' },
     libs: { type: 'string' },
-    processes: { type: 'string' },
-    concurrency: { type: 'string' },
-    limit: { type: 'string' },
     redis: { type: 'string' },
     'redis-server': { type: 'string' },
     quick: { type: 'boolean', default: false },
@@ -47,17 +57,14 @@ if (opts.help) {
   --rounds N        interleaved rounds (default 5; --quick: 1)
   --measure MS      measured time per run, after the warm-up (default 3000; --quick: 1000)
   --warm MS         warm-up per run, not counted (default 500)
-  --holds LIST      hold times in ms (default 1,0.1)
+  --cases LIST      any of ${Object.keys(CASES).join(',')} (default all)
   --libs LIST       any of doorman,redis-semaphore (default both)
-  --processes N     processes per run (default 4)
-  --concurrency N   concurrent acquirers per process (default 20)
-  --limit N         the shared limit (default 10)
   --redis URL       use this Redis (default: start a throwaway redis-server on a
                     free port, so the CPU it reports is the benchmark's own)
   --redis-server P  the redis-server binary (default: redis-server on PATH)
   --quick           1 short round, to check the harness; writes nothing
   --no-build        use packages/redis/dist as it is
-  --no-write        print the table only; leave results/ and README.md alone
+  --no-write        print the tables only; leave results/ and README.md alone
 `);
   process.exit(0);
 }
@@ -73,13 +80,13 @@ const config = {
   rounds: num(opts.rounds, quick ? 1 : 5),
   measureMs: num(opts.measure, quick ? 1000 : 3000),
   warmMs: num(opts.warm, 500),
-  holds: (opts.holds ?? '1,0.1').split(',').map((s) => num(s)),
+  cases: (opts.cases ?? Object.keys(CASES).join(',')).split(','),
   libs: (opts.libs ?? 'doorman,redis-semaphore').split(','),
-  processes: num(opts.processes, 4),
-  concurrency: num(opts.concurrency, 20),
-  limit: num(opts.limit, 10),
   redis: opts.redis,
 };
+for (const c of config.cases) {
+  if (!(c in CASES)) throw new RangeError(`unknown case ${c}`);
+}
 const write = !quick && !opts['no-write'];
 const LABELS = { doorman: '@doorman/redis', 'redis-semaphore': 'redis-semaphore' };
 for (const lib of config.libs) {
@@ -154,18 +161,11 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** One run: fresh processes, one library, one hold time. */
-async function run(lib, holdMs) {
+/** One run: fresh processes, one library, one case. */
+async function run(lib, c) {
   const key = `bench-redis-${lib}-${randomBytes(4).toString('hex')}`;
-  const cfg = {
-    lib,
-    key,
-    limit: config.limit,
-    concurrency: config.concurrency,
-    holdMs,
-    redis: config.redis,
-  };
-  const children = Array.from({ length: config.processes }, () =>
+  const cfg = { lib, key, redis: config.redis, ...c };
+  const children = Array.from({ length: c.processes }, () =>
     fork(worker, [JSON.stringify(cfg)], {
       cwd: benchDir,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -199,39 +199,48 @@ async function run(lib, holdMs) {
   // redis-semaphore keeps its state under `semaphore:<key>`; doorman leaves nothing once idle.
   await redis.del(`semaphore:${key}`, key);
 
-  const admits = reports.flatMap((r) => r.admits).sort((a, b) => a - b);
+  const admits = reports
+    .flatMap((r) => r.admits.map((at, i) => ({ at, start: r.starts[i] })))
+    .sort((a, b) => a.at - b.at);
   const releases = reports.flatMap((r) => r.releases).sort((a, b) => a - b);
   const inWindow = (t) => t >= measureFrom && t < endAt;
-  const acquisitions = admits.filter(inWindow).length;
-  // At any moment admissions - releases <= limit, so the (limit + i)-th
-  // admission comes after the i-th release: it is the one that release made room for.
+  const acquisitions = admits.filter((a) => inWindow(a.at)).length;
+  // Hand-off: at any moment admissions - releases <= limit, so cluster-wide
+  // the (limit + i)-th admission is the one the i-th release made room for.
   const latencies = [];
-  for (let i = 0; i + config.limit < admits.length && i < releases.length; i++) {
-    if (inWindow(releases[i])) latencies.push((admits[i + config.limit] - releases[i]) / 1000);
+  for (let i = 0; i + c.limit < admits.length && i < releases.length; i++) {
+    if (inWindow(releases[i])) latencies.push((admits[i + c.limit].at - releases[i]) / 1000);
   }
+  // Wait: from acquire() to admission, for the admissions in the window.
+  const waits = admits
+    .filter((a) => inWindow(a.at))
+    .map((a) => (a.at - a.start) / 1000)
+    .sort((a, b) => a - b);
   latencies.sort((a, b) => a - b);
   return {
-    clientCpu: reports.reduce((s, r) => s + r.cpuUs, 0) / admits.length,
+    clientCpu: reports.reduce((sum, r) => sum + r.cpuUs, 0) / admits.length,
     redisCpu: redisCpu / admits.length,
     perSecond: acquisitions / (config.measureMs / 1000),
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
+    wait50: quantile(waits, 0.5),
+    wait99: quantile(waits, 0.99),
     handoffs: latencies.length,
     errors: reports.reduce((s, r) => s + r.errors, 0),
   };
 }
 
-const samples = new Map(); // `${lib}|${hold}` -> runs
+const samples = new Map(); // `${lib}|${case}` -> runs
 for (let round = 0; round < config.rounds; round++) {
   const libs = round % 2 === 0 ? config.libs : [...config.libs].reverse();
-  for (const holdMs of config.holds) {
+  for (const name of config.cases) {
     for (const lib of libs) {
-      const r = await run(lib, holdMs);
-      const id = `${lib}|${holdMs}`;
+      const r = await run(lib, CASES[name]);
+      const id = `${lib}|${name}`;
       if (!samples.has(id)) samples.set(id, []);
       samples.get(id).push(r);
       log(
-        `round ${round + 1}/${config.rounds} hold ${holdMs} ms ${lib}: ${r.perSecond.toFixed(0)} acq/s, hand-off p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms (${r.handoffs} hand-offs${r.errors ? `, ${r.errors} errors` : ''}); CPU µs/acq: clients ${r.clientCpu.toFixed(0)}, Redis ${r.redisCpu.toFixed(0)}`,
+        `round ${round + 1}/${config.rounds} ${name} ${lib}: ${r.perSecond.toFixed(0)} acq/s, hand-off p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms (${r.handoffs} hand-offs${r.errors ? `, ${r.errors} errors` : ''}); CPU µs/acq: clients ${r.clientCpu.toFixed(0)}, Redis ${r.redisCpu.toFixed(0)}`,
       );
     }
   }
@@ -246,16 +255,19 @@ if (server !== undefined) {
 // ---- summary
 const results = {};
 for (const [id, runs] of samples) {
-  const [lib, hold] = id.split('|');
+  const [lib, name] = id.split('|');
   results[lib] ??= {};
   const range = (f) => [Math.min(...runs.map(f)), Math.max(...runs.map(f))];
-  results[lib][hold] = {
+  results[lib][name] = {
     perSecond: median(runs.map((r) => r.perSecond)),
     perSecondRange: range((r) => r.perSecond),
     p50: median(runs.map((r) => r.p50)),
     p50Range: range((r) => r.p50),
     p99: median(runs.map((r) => r.p99)),
     p99Range: range((r) => r.p99),
+    wait50: median(runs.map((r) => r.wait50)),
+    wait99: median(runs.map((r) => r.wait99)),
+    wait99Range: range((r) => r.wait99),
     clientCpu: median(runs.map((r) => r.clientCpu)),
     redisCpu: median(runs.map((r) => r.redisCpu)),
     errors: runs.reduce((s, r) => s + r.errors, 0),
@@ -278,59 +290,72 @@ const machine = {
 
 const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 const sub = ([a, b], digits) => ` <sub>${fmt(a, digits)}–${fmt(b, digits)}</sub>`;
-const holdLabel = (h) => `${h} ms`;
 const md = [];
 md.push(
-  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis} on loopback (its own redis-server unless --redis); ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${machine.commit}; load average ${machine.loadStart.join(' / ')} at start, ${machine.loadEnd.join(' / ')} at end. ${config.processes} processes x ${config.concurrency} concurrent acquirers, limit ${config.limit}; ${config.rounds} interleaved rounds of ${config.warmMs / 1000} s warm-up + ${config.measureMs / 1000} s measured, fresh processes each; each cell is the median over rounds, with the range (min–max) in small print. A full run took ${durationS} s.`,
+  '`pnpm bench redis` (`bench/redis/run.mjs`): `@doorman/redis` against [redis-semaphore](https://www.npmjs.com/package/redis-semaphore) 5.8 on one Redis. Every acquirer loops acquire → hold → release (→ pause, in `few`); the processes of a run share one key. Throughput counts admissions in the measured window.',
   '',
-  '| hold | library | acquisitions/s | hand-off p50 (ms) | hand-off p99 (ms) | CPU µs per acquisition: clients / Redis |',
-  '|---|---|--:|--:|--:|--:|',
+  "**Hand-off** is the time from a release to the admission it made room for: at any moment admissions − releases ≤ limit, so cluster-wide the (limit + i)-th admission is the one the i-th release made room for, whoever was admitted. Times are `process.hrtime`, the machine's monotonic clock, the same in every process. **Wait** is from `acquire()` to admission (its p99 shows who is left waiting). **CPU** is the user + system time of the client processes (`process.cpuUsage`) and of Redis (`INFO cpu`) over the run, per acquisition.",
+  '',
+  "redis-semaphore is used as its README shows: a new `Semaphore` per acquire, waiting by polling every 10 ms (its default `retryInterval`); whoever finds a permit free takes it, including the acquirer that just released one (there is no line). doorman's waiters wait in one FIFO line in Redis and are woken by the grant its release script publishes. Under `load-*` a freed redis-semaphore permit is taken soon (70 pollers poll 7,000 times a second, and releasers re-acquire at once), but by whoever comes first, so some waiters wait far longer (wait p99). With one to three waiters (`few`), a release waits for someone's next poll. Sub-millisecond holds yield to the event loop until the time has passed.",
+  '',
+  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis} on loopback (a redis-server of its own); ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${machine.commit}; load average ${machine.loadStart.join(' / ')} at start, ${machine.loadEnd.join(' / ')} at end. ${config.rounds} interleaved rounds of ${config.warmMs / 1000} s warm-up + ${config.measureMs / 1000} s measured, fresh processes each; each cell is the median over rounds, with the range (min–max) in small print. A full run took ${durationS} s.`,
+  '',
+  '| case | library | acquisitions/s | hand-off p50 (ms) | hand-off p99 (ms) | wait p50 / p99 (ms) | CPU µs per acquisition: clients / Redis |',
+  '|---|---|--:|--:|--:|--:|--:|',
 );
-for (const hold of config.holds) {
+for (const name of config.cases) {
   for (const lib of config.libs) {
-    const r = results[lib]?.[hold];
+    const r = results[lib]?.[name];
     if (r === undefined) continue;
     md.push(
-      `| ${holdLabel(hold)} | ${LABELS[lib]} | ${fmt(r.perSecond, 0)}${sub(r.perSecondRange, 0)} | ${fmt(r.p50, 3)}${sub(r.p50Range, 3)} | ${fmt(r.p99, 3)}${sub(r.p99Range, 3)} | ${fmt(r.clientCpu, 0)} / ${fmt(r.redisCpu, 0)} |`,
+      `| \`${name}\`: ${caseLabel(CASES[name])} | ${LABELS[lib]} | ${fmt(r.perSecond, 0)}${sub(r.perSecondRange, 0)} | ${fmt(r.p50, 3)}${sub(r.p50Range, 3)} | ${fmt(r.p99, 3)}${sub(r.p99Range, 3)} | ${fmt(r.wait50, 1)} / ${fmt(r.wait99, 1)}${sub(r.wait99Range, 1)} | ${fmt(r.clientCpu, 0)} / ${fmt(r.redisCpu, 0)} |`,
     );
   }
 }
 md.push('');
 const targets = [];
-if (results.doorman && results['redis-semaphore']) {
+const d = results.doorman;
+const s = results['redis-semaphore'];
+if (d && s) {
   md.push(
-    '| hold | throughput, doorman / redis-semaphore | hand-off p50, redis-semaphore / doorman |',
+    '| case | throughput, doorman / redis-semaphore | hand-off p50, redis-semaphore / doorman |',
     '|---|--:|--:|',
   );
-  for (const hold of config.holds) {
-    const d = results.doorman[hold];
-    const s = results['redis-semaphore'][hold];
-    if (!d || !s) continue;
+  for (const name of config.cases) {
+    if (!d[name] || !s[name]) continue;
     md.push(
-      `| ${holdLabel(hold)} | ${fmt(d.perSecond / s.perSecond, 2)}x | ${fmt(s.p50 / d.p50, 1)}x |`,
+      `| \`${name}\` | ${fmt(d[name].perSecond / s[name].perSecond, 2)}x | ${fmt(s[name].p50 / d[name].p50, 1)}x |`,
     );
   }
   md.push('');
-  const h = config.holds.includes(1) ? 1 : config.holds[0];
-  const d = results.doorman[h];
-  const s = results['redis-semaphore'][h];
-  targets.push(
-    {
-      target: `hand-off p50 under 2 ms on loopback (hold ${h} ms)`,
-      met: d.p50 < 2,
-      detail: `${fmt(d.p50, 3)} ms`,
-    },
-    {
-      target: `hand-off p50 at least 5x better than redis-semaphore's (hold ${h} ms)`,
-      met: s.p50 / d.p50 >= 5,
-      detail: `${fmt(s.p50, 3)} ms / ${fmt(d.p50, 3)} ms = ${fmt(s.p50 / d.p50, 1)}x`,
-    },
-    {
-      target: `throughput at least redis-semaphore's (hold ${h} ms)`,
-      met: d.perSecond >= s.perSecond,
-      detail: `${fmt(d.perSecond, 0)} vs ${fmt(s.perSecond, 0)} acq/s (${fmt(d.perSecond / s.perSecond, 2)}x)`,
-    },
-  );
+  if (d['load-1'] && s['load-1']) {
+    const a = d['load-1'];
+    const b = s['load-1'];
+    targets.push(
+      {
+        target: 'hand-off p50 under 2 ms on loopback (`load-1`)',
+        met: a.p50 < 2,
+        detail: `${fmt(a.p50, 3)} ms`,
+      },
+      {
+        target: "hand-off p50 at least 5x better than redis-semaphore's (`load-1`)",
+        met: b.p50 / a.p50 >= 5,
+        detail: `${fmt(b.p50, 3)} ms / ${fmt(a.p50, 3)} ms = ${fmt(b.p50 / a.p50, 1)}x`,
+      },
+      {
+        target: "throughput at least redis-semaphore's (`load-1`)",
+        met: a.perSecond >= b.perSecond,
+        detail: `${fmt(a.perSecond, 0)} vs ${fmt(b.perSecond, 0)} acq/s (${fmt(a.perSecond / b.perSecond, 2)}x)`,
+      },
+    );
+  }
+  if (d.few && s.few) {
+    targets.push({
+      target: "hand-off p50 at least 5x better than redis-semaphore's (`few`)",
+      met: s.few.p50 / d.few.p50 >= 5,
+      detail: `${fmt(s.few.p50, 3)} ms / ${fmt(d.few.p50, 3)} ms = ${fmt(s.few.p50 / d.few.p50, 1)}x`,
+    });
+  }
   md.push('#### Targets', '', '| target | met | measured |', '|---|---|---|');
   for (const t of targets) md.push(`| ${t.target} | ${t.met ? 'yes' : '**no**'} | ${t.detail} |`);
   md.push('');
@@ -357,17 +382,7 @@ if (write) {
   const b = readme.indexOf(END);
   if (a !== -1 && b > a) readme = readme.slice(0, a) + block + readme.slice(b + END.length);
   else {
-    const intro = [
-      '## Redis',
-      '',
-      '`pnpm bench redis` (`bench/redis/run.mjs`): `@doorman/redis` against [redis-semaphore](https://www.npmjs.com/package/redis-semaphore) on the same Redis.',
-      'Each run starts fresh processes; every acquirer loops acquire → hold → release. Throughput counts admissions in the measured window.',
-      "Hand-off latency is the time from a release to the admission it made room for: at any moment admissions − releases ≤ limit, so the (limit + i)-th admission, cluster-wide, is paired with the i-th release (times from `process.hrtime`, the machine's monotonic clock, the same in every process).",
-      "redis-semaphore is used as its README shows: a new `Semaphore` per acquire, waiting by polling (its default `retryInterval`, 10 ms); doorman's waiters are woken by a grant published from the release script.",
-      'Sub-millisecond holds yield to the event loop until the time has passed.',
-      '',
-    ].join('\n');
-    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n${intro}\n${block}\n`;
+    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n## Redis\n\n${block}\n`;
   }
   writeFileSync(readmePath, readme);
   log(`wrote bench/results/redis.json and the table in bench/README.md (${durationS} s)`);

@@ -1,7 +1,8 @@
 // One benchmark process: CONCURRENCY acquirers share one distributed
 // semaphore (doorman's RedisSemaphore or redis-semaphore's Semaphore) with the
 // other processes. From `go` until `endAt` each acquirer loops: acquire, note
-// the admission time, hold, note the release time, release. Times are
+// when it asked and when it was admitted, hold, note the release time,
+// release, and (with thinkMs) pause before its next turn. Times are
 // process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in µs.
 //
 //   node worker.mjs '<json config>'   (spawned by run.mjs, talks over IPC)
@@ -50,9 +51,10 @@ async function hold() {
   while (nowUs() < until);
 }
 
-async function acquirer(endAt, admits, releases) {
+async function acquirer(endAt, starts, admits, releases) {
   let errors = 0;
   while (nowUs() < endAt) {
+    const start = nowUs();
     let release;
     try {
       release = await acquire();
@@ -60,27 +62,34 @@ async function acquirer(endAt, admits, releases) {
       errors++;
       continue;
     }
+    starts.push(start);
     admits.push(nowUs());
     await hold();
     releases.push(nowUs());
     await release();
+    // Time between turns, if any: the acquirer is not competing meanwhile.
+    if (cfg.thinkMs > 0) await sleep(cfg.thinkMs);
   }
   return errors;
 }
 
 process.on('message', async (message) => {
   if (message.type !== 'go') return;
+  const starts = [];
   const admits = [];
   const releases = [];
   const wait = (message.startAt - nowUs()) / 1000;
   if (wait > 0) await sleep(wait);
   const cpu = process.cpuUsage();
   const errors = await Promise.all(
-    Array.from({ length: cfg.concurrency }, () => acquirer(message.endAt, admits, releases)),
+    Array.from({ length: cfg.concurrency }, () =>
+      acquirer(message.endAt, starts, admits, releases),
+    ),
   );
   const used = process.cpuUsage(cpu);
   process.send({
     type: 'done',
+    starts,
     admits,
     releases,
     cpuUs: used.user + used.system,
