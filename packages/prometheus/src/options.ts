@@ -1,5 +1,8 @@
 // Option checks for registerMetrics. Each message names the option and shows
 // the value given and its type, as the rest of doorman does.
+import { check } from '@doorman/semaphore/adapter';
+
+const { show } = check;
 
 /** Upper bounds of `doorman_wait_seconds`, in seconds (`+Inf` is added). */
 export const defaultWaitBuckets: readonly number[] = Object.freeze([
@@ -11,24 +14,6 @@ const labelNameRe = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Label names doorman sets itself, or that Prometheus reserves. */
 const ownLabels: ReadonlySet<string> = new Set(['limiter', 'reason', 'le', 'quantile']);
 const optionKeys: ReadonlySet<string> = new Set(['registry', 'prefix', 'labels', 'buckets']);
-
-export function show(value: unknown): string {
-  let text: string;
-  if (typeof value === 'string') text = `'${value}'`;
-  else if (typeof value === 'function')
-    text = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (typeof value === 'bigint') text = `${value}n`;
-  else if (typeof value === 'symbol') text = value.toString();
-  else if (value !== null && typeof value === 'object') {
-    try {
-      text = JSON.stringify(value) ?? Object.prototype.toString.call(value);
-    } catch {
-      text = Object.prototype.toString.call(value);
-    }
-  } else text = String(value);
-  if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
 
 /** What registerMetrics needs of a prom-client `Registry` (any copy of prom-client). */
 export interface RegistryLike {

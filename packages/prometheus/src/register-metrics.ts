@@ -1,4 +1,5 @@
-import type { LimiterStats, RejectionReason } from '@doorman/semaphore';
+import { type LimiterStats, type RejectionReason, rejectionReasons } from '@doorman/semaphore';
+import { check } from '@doorman/semaphore/adapter';
 import {
   Counter,
   register as defaultRegistry,
@@ -6,20 +7,13 @@ import {
   type Registry,
   type RegistryContentType,
 } from 'prom-client';
-import { parseOptions, type RegistryLike, show } from './options.js';
+import { parseOptions, type RegistryLike } from './options.js';
+
+const { show } = check;
+
 import { WaitHistogram } from './wait-histogram.js';
 
-const reasonSet: Record<RejectionReason, true> = {
-  queue_full: true,
-  timeout: true,
-  aborted: true,
-  closed: true,
-  unavailable: true,
-};
-/** Every value of the `reason` label of `doorman_rejected_total`, each exported from the first scrape. */
-export const rejectionReasons: readonly RejectionReason[] = Object.freeze(
-  Object.keys(reasonSet) as RejectionReason[],
-);
+export { rejectionReasons };
 
 /** The six metric names, after the prefix, in the order they are made. */
 export const metricSuffixes = Object.freeze([

@@ -9,6 +9,15 @@ export type DoormanErrorCode = 'QUEUE_FULL' | 'QUEUE_TIMEOUT' | 'CLOSED' | 'UNAV
 /** The reason label used in counters and metrics for each kind of rejection. */
 export type RejectionReason = 'queue_full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
 
+/** Every rejection reason, in a fixed order (metrics export each, also at 0). */
+export const rejectionReasons: readonly RejectionReason[] = Object.freeze([
+  'queue_full',
+  'timeout',
+  'aborted',
+  'closed',
+  'unavailable',
+]);
+
 // A registry-wide symbol, so every copy of the package brands its errors alike.
 const brand: unique symbol = Symbol.for('doorman.error') as never;
 

@@ -8,6 +8,7 @@ export {
   QueueTimeoutError,
   type RejectionReason,
   reasonOf,
+  rejectionReasons,
 } from './errors.js';
 export { KeyedSemaphore } from './keyed-semaphore.js';
 export type {

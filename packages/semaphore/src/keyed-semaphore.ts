@@ -1,4 +1,4 @@
-import { LimiterClosedError, type RejectionReason } from './errors.js';
+import { LimiterClosedError, type RejectionReason, rejectionReasons as reasons } from './errors.js';
 import type {
   AcquireOptions,
   LimiterCounters,
@@ -8,14 +8,6 @@ import type {
 } from './limiter.js';
 import { Semaphore, type SemaphoreOptions } from './semaphore.js';
 import * as check from './validate.js';
-
-const reasons: readonly RejectionReason[] = [
-  'queue_full',
-  'timeout',
-  'aborted',
-  'closed',
-  'unavailable',
-];
 
 /** The semaphore of one key; it tells its parent when it becomes idle. */
 class KeySemaphore extends Semaphore {

@@ -16,7 +16,7 @@ export function show(value: unknown): string {
     }
   } else text = String(value);
   if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `\`${text}\` (${value === null ? 'null' : typeof value})`;
+  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
 }
 
 export function integerAtLeast(name: string, value: unknown, min: number): number {
