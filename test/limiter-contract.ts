@@ -11,6 +11,7 @@
  * they wait on promises, on `vi.waitFor`, or on the factory's `settle()`,
  * which resolves once every acquire already made has had its answer.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   isDoormanError,
   type Limiter,
@@ -418,6 +419,21 @@ export function limiterContract(label: string, factory: LimiterFactory): void {
       holder.release();
       await idle.promise;
       expect(limiter.inUse).toBe(0);
+    });
+
+    it('resumes a waiter in its own async context, not that of the releaser', async () => {
+      const limiter = make({ limit: 1 });
+      const store = new AsyncLocalStorage<string>();
+      const holder = await store.run('holder', () => limiter.acquire());
+      const seen = store.run('waiter', async () => {
+        const permit = await limiter.acquire();
+        const context = store.getStore();
+        permit.release();
+        return context;
+      });
+      await factory.settle();
+      store.run('releaser', () => holder.release());
+      expect(await seen).toBe('waiter');
     });
 
     it('returns inUse and waiting to 0 after any mix of outcomes', async () => {
