@@ -3,7 +3,7 @@ import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } f
 import { OwnedPermit, type PermitOwner } from './permit.js';
 import * as check from './validate.js';
 import { type QueueOrder, WaitQueue } from './wait-queue.js';
-import { armTimer, Waiter, type WaiterHost } from './waiter.js';
+import { armTimer, Waiter, WaiterGuard, type WaiterHost } from './waiter.js';
 
 export interface SemaphoreOptions {
   /** How many units may be held at once: an integer >= 1. */
@@ -167,11 +167,15 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       return Promise.reject(new QueueFullError(this.name, this.maxQueue));
     }
     return new Promise<Permit>((resolve, reject) => {
-      const waiter = new Waiter(this, weight, priority, signal, timeoutMs, now(), resolve, reject);
+      // The clock is read only when someone listens for wait times.
+      const enqueuedAt = this.waitListeners === undefined ? -1 : now();
+      const waiter = new Waiter(weight, priority, enqueuedAt, resolve, reject);
       this.queue.push(waiter);
-      if (signal !== undefined) signal.addEventListener('abort', waiter);
-      if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        armTimer(waiter, timeoutMs);
+      if (signal !== undefined || timeoutMs !== Number.POSITIVE_INFINITY) {
+        const guard = new WaiterGuard(waiter, this, signal, timeoutMs);
+        waiter.guard = guard;
+        if (signal !== undefined) signal.addEventListener('abort', guard);
+        if (timeoutMs !== Number.POSITIVE_INFINITY) armTimer(guard, timeoutMs);
       }
     });
   }
@@ -286,10 +290,10 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     this.queue.remove(waiter);
     if (cause === 'aborted') {
       this.rejectedAborted++;
-      waiter.reject(waiter.signal?.reason);
+      waiter.reject(waiter.guard?.signal?.reason);
     } else {
       this.rejectedTimeout++;
-      waiter.reject(new QueueTimeoutError(this.name, waiter.timeoutMs));
+      waiter.reject(new QueueTimeoutError(this.name, waiter.guard?.timeoutMs));
     }
     // A heavy head that gave up may have been all that held lighter waiters back.
     if (wasHead) this.drain();
@@ -304,7 +308,10 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       this.held += waiter.weight;
       this.acquiredCount++;
       waiter.resolve(new OwnedPermit(this, waiter.weight));
-      if (this.waitListeners !== undefined) this.emitWait(now() - waiter.enqueuedAt);
+      // A waiter that queued before anyone listened has no start time to report.
+      if (this.waitListeners !== undefined && waiter.enqueuedAt >= 0) {
+        this.emitWait(now() - waiter.enqueuedAt);
+      }
     }
   }
 

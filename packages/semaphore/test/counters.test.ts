@@ -177,6 +177,19 @@ describe('onWait', () => {
     expect(waits).toEqual([0, 250]);
   });
 
+  it('reports nothing for a waiter that queued before the listener subscribed (no clock read without a listener)', async () => {
+    const sem = new Semaphore({ limit: 1 });
+    const holder = await sem.acquire();
+    const early = track(sem.acquire());
+    const waits: number[] = [];
+    sem.onWait((ms) => waits.push(ms));
+    holder.release();
+    await flush();
+    expect(early.state).toBe('fulfilled');
+    expect(waits).toEqual([]);
+    expect(sem.counters.acquired).toBe(2);
+  });
+
   it('reports nothing for rejected acquires', async () => {
     const sem = new Semaphore({ limit: 1, maxQueue: 1 });
     const holder = await sem.acquire();

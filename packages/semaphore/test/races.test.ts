@@ -81,10 +81,9 @@ describe('races: no permit is lost', () => {
     const sem = new Semaphore({ limit: 1 });
     const holder = await sem.acquire();
     const controller = new AbortController();
+    // Subscribed after the holder got in, so it runs only inside the hand-off.
+    sem.onWait(() => controller.abort());
     const waiter = track(sem.acquire({ signal: controller.signal }));
-    sem.onWait((ms) => {
-      if (ms >= 0) controller.abort();
-    });
     holder.release();
     await flush();
     expect(controller.signal.aborted).toBe(true);
