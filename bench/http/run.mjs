@@ -6,7 +6,7 @@
 //   pnpm bench http [--rounds 5] [--duration 5] [--connections 50]
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +117,19 @@ writeFileSync(
   join(here, '..', 'results', 'http.json'),
   `${JSON.stringify({ date: new Date().toISOString(), machine, rounds, duration, connections, rows }, null, 2)}\n`,
 );
-process.stdout.write(
-  `\n${machine}; ${rounds} rounds × ${duration} s, ${connections} connections\n\n${table}`,
-);
+const summary = `${new Date().toISOString().slice(0, 10)}, ${machine}; ${rounds} rounds × ${duration} s, ${connections} connections, medians (req/s of each round in results/http.json)`;
+process.stdout.write(`\n${summary}\n\n${table}`);
+
+// The table in bench/README.md lives between two markers; replace it there.
+const readme = join(here, '..', 'README.md');
+const text = readFileSync(readme, 'utf8');
+const start = '<!-- http-results:start -->';
+const end = '<!-- http-results:end -->';
+const i = text.indexOf(start);
+const j = text.indexOf(end);
+if (i !== -1 && j > i) {
+  writeFileSync(
+    readme,
+    `${text.slice(0, i + start.length)}\n${summary}\n\n${table}${text.slice(j)}`,
+  );
+}
