@@ -123,13 +123,13 @@ process.stdout.write(`\n${summary}\n\n${table}`);
 // The table in bench/README.md lives between two markers; replace it there.
 const readme = join(here, '..', 'README.md');
 const text = readFileSync(readme, 'utf8');
-const start = '<!-- http-results:start -->';
-const end = '<!-- http-results:end -->';
-const i = text.indexOf(start);
-const j = text.indexOf(end);
+const startMark = '<!-- http-results:start -->';
+const endMark = '<!-- http-results:end -->';
+const i = text.indexOf(startMark);
+const j = text.indexOf(endMark);
 if (i !== -1 && j > i) {
   writeFileSync(
     readme,
-    `${text.slice(0, i + start.length)}\n${summary}\n\n${table}${text.slice(j)}`,
+    `${text.slice(0, i + startMark.length)}\n${summary}\n\n${table}${text.slice(j)}`,
   );
 }
