@@ -192,6 +192,7 @@ async function run(lib, c) {
   const redisCpuBefore = await redisCpuUs();
   for (const c of children) c.send({ type: 'go', startAt, endAt });
   const reports = await Promise.all(done);
+  for (const c of children) c.disconnect();
   const redisCpu = (await redisCpuUs()) - redisCpuBefore;
   await Promise.all(
     children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
@@ -296,7 +297,7 @@ md.push(
   '',
   "**Hand-off** is the time from a release to the admission it made room for: at any moment admissions − releases ≤ limit, so cluster-wide the (limit + i)-th admission is the one the i-th release made room for, whoever was admitted. Times are `process.hrtime`, the machine's monotonic clock, the same in every process. **Wait** is from `acquire()` to admission (its p99 shows who is left waiting). **CPU** is the user + system time of the client processes (`process.cpuUsage`) and of Redis (`INFO cpu`) over the run, per acquisition.",
   '',
-  "redis-semaphore is used as its README shows: a new `Semaphore` per acquire, waiting by polling every 10 ms (its default `retryInterval`); whoever finds a permit free takes it, including the acquirer that just released one (there is no line). doorman's waiters wait in one FIFO line in Redis and are woken by the grant its release script publishes. Under `load-*` a freed redis-semaphore permit is taken soon (70 pollers poll 7,000 times a second, and releasers re-acquire at once), but by whoever comes first, so some waiters wait far longer (wait p99). With one to three waiters (`few`), a release waits for someone's next poll. Sub-millisecond holds yield to the event loop until the time has passed.",
+  "redis-semaphore is used as its README shows: a new `Semaphore` per acquire, waiting by polling every 10 ms (its default `retryInterval`); whoever finds a permit free takes it, including the acquirer that just released one (there is no line). doorman's waiters wait in one FIFO line in Redis and are woken by the grant its release script publishes. Under `load-*` a freed redis-semaphore permit is taken soon (70 pollers poll 7,000 times a second, and releasers re-acquire at once), but by whoever comes first, so some waiters wait far longer (wait p99). With one to three waiters (`few`), a release waits for someone's next poll. A 1 ms hold waits on a timer (like I/O); a 0.1 ms hold is CPU work (the holder spins for that long).",
   '',
   `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis} on loopback (a redis-server of its own); ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${machine.commit}; load average ${machine.loadStart.join(' / ')} at start, ${machine.loadEnd.join(' / ')} at end. ${config.rounds} interleaved rounds of ${config.warmMs / 1000} s warm-up + ${config.measureMs / 1000} s measured, fresh processes each; each cell is the median over rounds, with the range (min–max) in small print. A full run took ${durationS} s.`,
   '',

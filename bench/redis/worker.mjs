@@ -12,7 +12,6 @@ import { Redis } from 'ioredis';
 const cfg = JSON.parse(process.argv[2]);
 const redis = new Redis(cfg.redis);
 const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
-const immediate = () => new Promise((resolve) => setImmediate(resolve));
 
 let acquire;
 if (cfg.lib === 'doorman') {
@@ -42,13 +41,13 @@ if (cfg.lib === 'doorman') {
 
 async function hold() {
   if (cfg.holdMs >= 1) {
+    // Waiting on I/O: the event loop is free meanwhile.
     await sleep(cfg.holdMs);
     return;
   }
-  // Sub-millisecond holds: yield to the event loop until the time has passed.
+  // Sub-millisecond work is CPU work: the holder computes for that long.
   const until = nowUs() + cfg.holdMs * 1000;
-  do await immediate();
-  while (nowUs() < until);
+  while (nowUs() < until) {}
 }
 
 async function acquirer(endAt, starts, admits, releases) {
@@ -87,6 +86,9 @@ process.on('message', async (message) => {
     ),
   );
   const used = process.cpuUsage(cpu);
+  // The parent disconnects once it has read this; exiting first could beat
+  // the message to the parent.
+  process.once('disconnect', () => redis.disconnect());
   process.send({
     type: 'done',
     starts,
@@ -95,8 +97,6 @@ process.on('message', async (message) => {
     cpuUs: used.user + used.system,
     errors: errors.reduce((a, b) => a + b, 0),
   });
-  redis.disconnect();
-  process.disconnect();
 });
 
 process.send({ type: 'ready' });

@@ -53,10 +53,10 @@ export class Hub {
 
   private constructor(private readonly client: RedisClient) {}
 
-  /** A new id, unique across every process sharing the Redis. */
-  nextId(): string {
+  /** A new id for a permit of `weight` units, unique across every process sharing the Redis. */
+  nextId(weight: number): string {
     this.sequence++;
-    return `${this.instance}:${this.sequence.toString(36)}`;
+    return `${this.instance}:${weight}:${this.sequence.toString(36)}`;
   }
 
   /** Routes grant messages for `id` to `member` until `unroute(id)`. */

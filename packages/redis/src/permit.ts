@@ -31,7 +31,7 @@ export class LeaseLostError extends Error {
  */
 export class RedisPermit implements Permit {
   readonly weight: number;
-  /** The permit's id in Redis, `<instance>:<n>`. */
+  /** The permit's id in Redis, `<instance>:<weight>:<n>`. */
   readonly id: string;
   /** True when admitted by `failOpen` while Redis was unreachable: it is not counted in Redis. */
   readonly local: boolean;

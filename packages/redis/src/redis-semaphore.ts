@@ -59,10 +59,10 @@ const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs
 
 /** The commands RedisSemaphore defines on the client. */
 interface ScriptCommands {
-  doormanSemAcquire1(...args: Array<string | number>): Promise<[number, number]>;
-  doormanSemRelease1(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemCancel1(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemRenew1(...args: Array<string | number>): Promise<number[]>;
+  doormanSemAcquire3(...args: Array<string | number>): Promise<[number, number]>;
+  doormanSemRelease3(...args: Array<string | number>): Promise<Array<number | string>>;
+  doormanSemCancel3(...args: Array<string | number>): Promise<Array<number | string>>;
+  doormanSemRenew3(...args: Array<string | number>): Promise<number[]>;
 }
 
 const now = () => performance.now();
@@ -283,7 +283,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
       this.attached = true;
       this.hub.attach(this.channelBase, this);
     }
-    const id = this.hub.nextId();
+    const id = this.hub.nextId(weight);
     return new Promise<RedisPermit>((resolve, reject) => {
       const waiter = new Waiter(this, id, weight, signal, timeoutMs, now(), resolve, reject);
       // Routed before anything is sent: a grant can be heard before the acquire's own answer.
@@ -378,7 +378,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     if (!permit.local && this.holders.delete(permit.id)) {
       // If this fails, the permit's lease (no longer renewed) frees it in Redis.
       this.command(
-        this.redis.doormanSemRelease1(...this.keys, this.channelBase, this.limit, permit.id),
+        this.redis.doormanSemRelease3(...this.keys, this.channelBase, this.limit, permit.id),
       );
     }
     this.checkIdle();
@@ -427,12 +427,11 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     waiter.sent = true;
     const sentAt = now();
     this.redis
-      .doormanSemAcquire1(
+      .doormanSemAcquire3(
         ...this.keys,
         this.channelBase,
         this.limit,
         waiter.id,
-        waiter.weight,
         this.leaseMs,
         this.maxQueue === Number.POSITIVE_INFINITY ? -1 : this.maxQueue,
       )
@@ -494,7 +493,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   }
 
   private admitLocally(weight: number, resolve: (permit: RedisPermit) => void): void {
-    const permit = new RedisPermit(this, this.hub.nextId(), weight, true, 0, this.name);
+    const permit = new RedisPermit(this, this.hub.nextId(weight), weight, true, 0, this.name);
     this.held += weight;
     this.acquiredCount++;
     if (this.waitListeners !== undefined) this.emitWait(0);
@@ -534,7 +533,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
 
   private cancelInRedis(id: string): void {
     // If this fails, the waiter's lease (no longer renewed) frees its place.
-    this.command(this.redis.doormanSemCancel1(...this.keys, this.channelBase, this.limit, id));
+    this.command(this.redis.doormanSemCancel3(...this.keys, this.channelBase, this.limit, id));
   }
 
   // ---- leases -----------------------------------------------------------
@@ -579,7 +578,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     this.renewing = true;
     const sentAt = now();
     withDeadline(
-      this.redis.doormanSemRenew1(...this.keys, this.channelBase, this.limit, this.leaseMs, ...ids),
+      this.redis.doormanSemRenew3(...this.keys, this.channelBase, this.limit, this.leaseMs, ...ids),
       this.unavailableAfterMs,
     ).then(
       (reply) => {
@@ -722,11 +721,11 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
 }
 
 function defineCommands(redis: RedisClient & Partial<ScriptCommands>): void {
-  if (typeof redis.doormanSemAcquire1 === 'function') return;
-  redis.defineCommand('doormanSemAcquire1', { numberOfKeys: 6, lua: acquireScript });
-  redis.defineCommand('doormanSemRelease1', { numberOfKeys: 6, lua: releaseScript });
-  redis.defineCommand('doormanSemCancel1', { numberOfKeys: 6, lua: cancelScript });
-  redis.defineCommand('doormanSemRenew1', { numberOfKeys: 6, lua: renewScript });
+  if (typeof redis.doormanSemAcquire3 === 'function') return;
+  redis.defineCommand('doormanSemAcquire3', { numberOfKeys: 4, lua: acquireScript });
+  redis.defineCommand('doormanSemRelease3', { numberOfKeys: 4, lua: releaseScript });
+  redis.defineCommand('doormanSemCancel3', { numberOfKeys: 4, lua: cancelScript });
+  redis.defineCommand('doormanSemRenew3', { numberOfKeys: 4, lua: renewScript });
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -72,7 +72,7 @@ describe('on Redis Cluster', () => {
     const byNode = new Map<number, string>();
     for (let i = 0; byNode.size < 3; i++) {
       const key = `limiter-${i}`;
-      const node = nodeOf(await a.cluster('KEYSLOT', redisKeys(key).holders));
+      const node = nodeOf(await a.cluster('KEYSLOT', redisKeys(key).leases));
       if (!byNode.has(node)) byNode.set(node, key);
     }
     for (const key of byNode.values()) {

@@ -21,11 +21,9 @@ export function uniqueKey(label: string): string {
 export function redisKeys(key: string) {
   const base = `doorman:{${key}}`;
   return {
-    holders: `${base}:holders`,
+    leases: `${base}:leases`,
     used: `${base}:used`,
-    weights: `${base}:weights`,
     queue: `${base}:queue`,
-    wleases: `${base}:wleases`,
     seq: `${base}:seq`,
   };
 }

@@ -49,12 +49,7 @@ describe('lost leases', () => {
     const victim = await s.acquire();
     const aborted = new Promise((resolve) => victim.signal.addEventListener('abort', resolve));
     const keys = redisKeys(key);
-    await redis
-      .multi()
-      .zrem(keys.holders, victim.id)
-      .hdel(keys.weights, victim.id)
-      .decrby(keys.used, 1)
-      .exec();
+    await redis.multi().zrem(keys.leases, victim.id).decrby(keys.used, 1).exec();
     await vi.waitFor(() => expect(lost).toEqual([victim]));
     await aborted;
     expect(victim.lost).toBe(true);
@@ -67,9 +62,9 @@ describe('lost leases', () => {
     expect(s.inUse).toBe(1);
     expect(await redis.get(keys.used)).toBe('1');
     // Renewals go on for the permit that was not lost.
-    const before = Number(await redis.zscore(keys.holders, keep.id));
+    const before = Number(await redis.zscore(keys.leases, keep.id));
     await vi.waitFor(async () =>
-      expect(Number(await redis.zscore(keys.holders, keep.id))).toBeGreaterThan(before),
+      expect(Number(await redis.zscore(keys.leases, keep.id))).toBeGreaterThan(before),
     );
     expect(keep.lost).toBe(false);
     keep.release();
@@ -97,10 +92,10 @@ describe('lost leases', () => {
     // As if its process had stalled past the lease: the expiry is in the past
     // on the Redis clock. The next script run anywhere (here: a renewal)
     // reclaims it and grants the head of the line.
-    await redis.zadd(keys.holders, 1, old.id);
+    await redis.zadd(keys.leases, 1, old.id);
     const heldByNext = await waiting;
     expect(heldByNext.id).not.toBe(old.id);
-    expect(await redis.zrange(keys.holders, 0, -1)).toEqual([heldByNext.id]);
+    expect(await redis.zrange(keys.leases, 0, -1)).toEqual([heldByNext.id]);
     // The stalled process learns it at its next renewal.
     await vi.waitFor(() => expect(lost).toEqual([old]));
     old.release();

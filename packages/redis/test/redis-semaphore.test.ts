@@ -99,20 +99,21 @@ describe('options', () => {
 });
 
 describe('state in Redis', () => {
-  it('keeps holders, weights, used units, the line and waiter leases under one hash tag', async () => {
+  it('keeps leases, used units and the line under one hash tag', async () => {
     const s = semaphore({ limit: 3, leaseMs: 60_000 });
     const keys = redisKeys(s.key);
     const a = await s.acquire({ weight: 2 });
+    expect(a.id).toMatch(/^[0-9a-f]{12}:2:[0-9a-z]+$/);
     const waiter = s.acquire({ weight: 2 });
     await vi.waitFor(async () => expect(await redis.zcard(keys.queue)).toBe(1));
-    expect(await redis.zrange(keys.holders, 0, -1)).toEqual([a.id]);
+    const [queued] = await redis.zrange(keys.queue, 0, -1);
+    // Holders and waiters both have a lease; the waiter is also in the line.
+    expect((await redis.zrange(keys.leases, 0, -1)).sort()).toEqual([a.id, queued].sort());
     expect(await redis.get(keys.used)).toBe('2');
-    const weights = await redis.hgetall(keys.weights);
-    expect(Object.values(weights).sort()).toEqual(['2', '2']);
-    expect(await redis.zcard(keys.wleases)).toBe(1);
+    expect(await redis.get(keys.seq)).toBe('1');
     // Leases are on the Redis server's clock.
     const [seconds] = await redis.time();
-    const expiry = Number(await redis.zscore(keys.holders, a.id));
+    const expiry = Number(await redis.zscore(keys.leases, a.id));
     expect(expiry).toBeGreaterThan(Number(seconds) * 1000);
     expect(expiry).toBeLessThanOrEqual((Number(seconds) + 61) * 1000);
     a.release();
@@ -159,23 +160,17 @@ describe('state in Redis', () => {
     const keys = redisKeys(s.key);
     // Someone else holds the only unit (a holder this process does not know).
     const [seconds] = await redis.time();
-    await redis
-      .multi()
-      .zadd(keys.holders, (Number(seconds) + 600) * 1000, 'elsewhere:1')
-      .hset(keys.weights, 'elsewhere:1', '1')
-      .set(keys.used, '1')
-      .exec();
+    const far = (Number(seconds) + 600) * 1000;
+    await redis.multi().zadd(keys.leases, far, 'elsewhere:1:1').set(keys.used, '1').exec();
     const waiting = s.acquire();
     await vi.waitFor(async () => expect(await redis.zcard(keys.queue)).toBe(1));
     const [id] = await redis.zrange(keys.queue, 0, 0);
     // Grant it behind the library's back, without the PUBLISH: as if the message was lost.
     await redis
       .multi()
-      .zrem(keys.holders, 'elsewhere:1')
-      .hdel(keys.weights, 'elsewhere:1')
+      .zrem(keys.leases, 'elsewhere:1:1')
       .zrem(keys.queue, id as string)
-      .zrem(keys.wleases, id as string)
-      .zadd(keys.holders, (Number(seconds) + 600) * 1000, id as string)
+      .del(keys.seq)
       .exec();
     const permit = await waiting;
     expect(permit.id).toBe(id);
@@ -189,8 +184,8 @@ describe('keyPrefix', () => {
     const key = uniqueKey('prefix');
     const s = new RedisSemaphore({ redis: prefixed, key, limit: 1 });
     const holder = await s.acquire();
-    expect(await redis.zcard(`prefixed-app:${redisKeys(key).holders}`)).toBe(1);
-    expect(await redis.exists(redisKeys(key).holders)).toBe(0);
+    expect(await redis.zcard(`prefixed-app:${redisKeys(key).leases}`)).toBe(1);
+    expect(await redis.exists(redisKeys(key).leases)).toBe(0);
     const waiter = s.acquire();
     await vi.waitFor(async () =>
       expect(await redis.zcard(`prefixed-app:${redisKeys(key).queue}`)).toBe(1),

@@ -69,7 +69,7 @@ describe('Redis unreachable', () => {
     await redis.ping();
     await strict.idle();
     const keys = redisKeys('strict');
-    expect(await admin.exists(keys.used, keys.holders, keys.queue)).toBe(0);
+    expect(await admin.exists(keys.used, keys.leases, keys.queue)).toBe(0);
     (await strict.acquire()).release();
   });
 
