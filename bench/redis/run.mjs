@@ -14,11 +14,19 @@
 //   node redis/run.mjs [--rounds 5] [--measure 3000] [--quick] [--no-build] [--no-write] ...
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 
@@ -94,7 +102,8 @@ for (const lib of config.libs) {
 }
 const log = (line) => process.stderr.write(`${line}\n`);
 
-// ---- build doorman as users get it
+// ---- build doorman as users get it, then snapshot the build (with the core
+// it imports) so that a concurrent rebuild cannot change it mid-run
 if (!opts['no-build']) {
   const pnpm = (dir) =>
     execFileSync('pnpm', ['run', 'build'], { cwd: join(repoRoot, dir), stdio: 'inherit' });
@@ -102,6 +111,16 @@ if (!opts['no-build']) {
     pnpm('packages/semaphore');
   pnpm('packages/redis');
 }
+const snapshot = mkdtempSync(join(tmpdir(), 'doorman-bench-redis-'));
+process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
+for (const name of ['semaphore', 'redis']) {
+  const target = join(snapshot, 'node_modules', '@doorman', name);
+  cpSync(join(repoRoot, 'packages', name, 'dist'), join(target, 'dist'), { recursive: true });
+  cpSync(join(repoRoot, 'packages', name, 'package.json'), join(target, 'package.json'));
+}
+const doormanEntry = pathToFileURL(
+  join(snapshot, 'node_modules/@doorman/redis/dist/esm/index.js'),
+).href;
 
 // ---- a Redis of its own, unless told which to use
 let server;
@@ -164,7 +183,7 @@ function median(values) {
 /** One run: fresh processes, one library, one case. */
 async function run(lib, c) {
   const key = `bench-redis-${lib}-${randomBytes(4).toString('hex')}`;
-  const cfg = { lib, key, redis: config.redis, ...c };
+  const cfg = { lib, key, redis: config.redis, doormanEntry, ...c };
   const children = Array.from({ length: c.processes }, () =>
     fork(worker, [JSON.stringify(cfg)], {
       cwd: benchDir,

@@ -15,7 +15,8 @@ const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
 
 let acquire;
 if (cfg.lib === 'doorman') {
-  const { RedisSemaphore } = await import('@doorman/redis');
+  // The run's snapshot of the built package (see run.mjs), or the workspace's.
+  const { RedisSemaphore } = await import(cfg.doormanEntry ?? '@doorman/redis');
   const semaphore = new RedisSemaphore({ redis, key: cfg.key, limit: cfg.limit });
   acquire = async () => {
     const permit = await semaphore.acquire();
