@@ -1,12 +1,16 @@
-// `pnpm demo`: the karaoke bar, replayed with @doorman/semaphore.
-// 20 guests, 4 rooms, a song lasts 2 s: four sing, the rest wait at the door
-// and walk in as rooms free up; the last song ends after about 10 s.
+// `pnpm demo`: the karaoke bar over HTTP. An Express server with 4 rooms
+// (concurrencyLimit({ limit: 4 })) in front of GET /sing, where a song takes
+// 2 s. Round 1: 20 guests (HTTP clients) arrive at once; four sing, the rest
+// wait at the door and walk in as rooms free up; about 10 s. Round 2: the line
+// at the door holds 4, so 12 guests are turned away with 503 and Retry-After.
 //
-//   pnpm demo                 real time, about 10 s
+//   pnpm demo                 real time, about 14 s
 //   pnpm demo --fast          20x faster
-//   pnpm demo --line 10 --patience 5    a bounded line and impatient guests
+//   pnpm demo --serve         then keep the bar open: a live page at http://127.0.0.1:3000/
+//   pnpm demo --local         the bar without HTTP: the semaphore alone, replayed
 import { parseArgs } from 'node:util';
 import { runBar } from './src/bar.js';
+import { runHttpDemo } from './src/http-demo.js';
 import { Timeline } from './src/timeline.js';
 
 const usage = `Usage: pnpm demo [options]
@@ -14,10 +18,15 @@ const usage = `Usage: pnpm demo [options]
   --fast             play 20x faster (same as --speed 20)
   --speed <x>        play x times faster than real time (default 1)
   --guests <n>       guests arriving at the door (default 20)
-  --rooms <n>        karaoke rooms, the semaphore's limit (default 4)
+  --rooms <n>        karaoke rooms, the limit (default 4)
   --song <seconds>   length of one song (default 2)
-  --line <n>         most guests waiting at the door; more are turned away (default: no limit)
+  --line <n>         most guests waiting at the door; more are turned away
+                     (default: 4 in round 2 over HTTP; no limit with --local)
   --patience <s>     seconds a guest waits before giving up (default: forever)
+  --serve            after the rounds, keep the bar open with its live page
+                     (http://127.0.0.1:3000/, or --port), guests coming back now and then
+  --port <n>         the server's port (default: any free one; 3000 with --serve)
+  --local            no HTTP: the semaphore alone, one round, replayed in-process
   -h, --help         show this help`;
 
 function number(
@@ -55,6 +64,9 @@ async function main(): Promise<void> {
       song: { type: 'string' },
       line: { type: 'string' },
       patience: { type: 'string' },
+      serve: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      local: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -62,6 +74,9 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(usage);
     return;
+  }
+  if (values.local && (values.serve || values.port !== undefined)) {
+    throw new Error('--local plays without a server: it takes neither --serve nor --port');
   }
   const line = values.line === undefined ? undefined : number('line', values.line, 0, true, 0);
   const patience =
@@ -71,14 +86,28 @@ async function main(): Promise<void> {
     rooms: number('rooms', values.rooms, 4, true),
     songMs: number('song', values.song, 2, false) * 1000,
     speed: number('speed', values.speed, values.fast ? 20 : 1, false),
-    ...(line === undefined ? {} : { line }),
     ...(patience === undefined ? {} : { patienceMs: patience * 1000 }),
   };
 
-  const timeline = new Timeline(options);
+  if (!values.local) {
+    const port = values.port === undefined ? undefined : number('port', values.port, 0, true, 0);
+    await runHttpDemo(
+      {
+        ...options,
+        line: line ?? 4,
+        serve: values.serve,
+        ...(port === undefined ? {} : { port }),
+      },
+      (text) => console.log(text),
+    );
+    return;
+  }
+
+  const local = { ...options, ...(line === undefined ? {} : { line }) };
+  const timeline = new Timeline(local);
   for (const text of timeline.header()) console.log(text);
   const started = performance.now();
-  const summary = await runBar(options, (event) => console.log(timeline.line(event)));
+  const summary = await runBar(local, (event) => console.log(timeline.line(event)));
   for (const text of timeline.footer(summary, performance.now() - started)) console.log(text);
 }
 

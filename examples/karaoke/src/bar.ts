@@ -2,8 +2,8 @@
 // find a free room sing at once; the others wait at the door in line (FIFO)
 // and walk in the moment a room frees up; with a bounded line or a limited
 // patience, some are turned away or give up. Every step is reported as a
-// BarEvent, so the same bar can be printed (timeline.ts), checked by a test,
-// or later driven by HTTP requests instead of timers.
+// BarEvent, so the same bar can be printed (timeline.ts) or checked by a
+// test. `http-bar.ts` plays the same story over HTTP and reports the same events.
 import { isDoormanError, type Permit, Semaphore } from '@doorman/semaphore';
 
 export interface BarOptions {
@@ -35,12 +35,20 @@ export type BarEvent =
   | (EventBase & { type: 'waits' })
   | (EventBase & { type: 'starts'; room: number; waitedMs: number })
   | (EventBase & { type: 'finishes'; room: number })
-  | (EventBase & { type: 'turned-away'; code: string })
-  | (EventBase & { type: 'gives-up'; code: string; waitedMs: number });
+  | (EventBase & { type: 'turned-away'; code: string } & HttpAnswer)
+  | (EventBase & { type: 'gives-up'; code: string; waitedMs: number } & HttpAnswer);
+
+/** What a guest turned away over HTTP was told (absent when the bar runs without HTTP). */
+export interface HttpAnswer {
+  /** The response status, 503. */
+  status?: number;
+  /** The response's `Retry-After` header, in seconds. */
+  retryAfter?: string;
+}
 
 /** An event as a guest reports it; the bar adds the time, the rooms and the line. */
-type WithoutBarState<E> = E extends BarEvent ? Omit<E, 'at' | 'rooms' | 'waiting'> : never;
-type GuestEvent = WithoutBarState<BarEvent>;
+export type WithoutBarState<E> = E extends BarEvent ? Omit<E, 'at' | 'rooms' | 'waiting'> : never;
+export type GuestEvent = WithoutBarState<BarEvent>;
 
 export interface BarSummary {
   guests: number;

@@ -2,7 +2,7 @@
 // the bar time, what happened, and a compact row of the rooms and the door.
 //
 //    4.0 s  guest 9 starts singing in room 1 (waited 4.0 s)    [  9  6  7  8 ]  11
-import type { BarEvent, BarOptions, BarSummary } from './bar.js';
+import type { BarEvent, BarOptions, BarSummary, HttpAnswer } from './bar.js';
 
 /** Seconds with one decimal: `4.0 s`. */
 export function seconds(ms: number): string {
@@ -18,20 +18,35 @@ export function describeEvent(event: BarEvent): string {
     case 'finishes':
       return `guest ${event.guest} finishes in room ${event.room}`;
     case 'turned-away':
-      return `guest ${event.guest} is turned away: line full (${event.code})`;
+      return `guest ${event.guest} is turned away: ${event.status === undefined ? 'line full' : answer(event)} (${event.code})`;
     case 'gives-up':
-      return `guest ${event.guest} gives up after ${seconds(event.waitedMs)} (${event.code})`;
+      return event.status === undefined
+        ? `guest ${event.guest} gives up after ${seconds(event.waitedMs)} (${event.code})`
+        : `guest ${event.guest} gives up after ${seconds(event.waitedMs)}: ${answer(event)} (${event.code})`;
   }
+}
+
+/** An HTTP rejection as the guest saw it: `503, Retry-After: 2`. */
+function answer(event: HttpAnswer): string {
+  return `${event.status}, Retry-After: ${event.retryAfter ?? '(none)'}`;
+}
+
+export interface TimelineOptions {
+  /** Width of the event column; default fits the usual lines of the bar without HTTP. */
+  eventWidth?: number;
 }
 
 export class Timeline {
   private readonly guestWidth: number;
   private readonly eventWidth: number;
 
-  constructor(private readonly options: BarOptions) {
+  constructor(
+    private readonly options: BarOptions,
+    layout: TimelineOptions = {},
+  ) {
     this.guestWidth = String(options.guests).length;
     // Wide enough for the longest usual line, "guest 20 starts singing in room 4 (waited 16.0 s)".
-    this.eventWidth = 45 + 2 * this.guestWidth + String(options.rooms).length;
+    this.eventWidth = layout.eventWidth ?? 45 + 2 * this.guestWidth + String(options.rooms).length;
   }
 
   header(): string[] {
@@ -46,12 +61,14 @@ export class Timeline {
       `The karaoke bar opens: ${rooms} rooms, ${guests} guests, each sings for ${seconds(songMs)}; ${rules.join(', ')}.`,
     ];
     if (speed !== 1) lines.push(`(played ${speed}x faster than real time; times are bar time)`);
-    lines.push('');
-    const roomsColumn = 'rooms'.padEnd(2 + rooms * (this.guestWidth + 1));
-    lines.push(
-      `${'time'.padStart(7)}  ${'event'.padEnd(this.eventWidth)}  ${roomsColumn}  at the door`,
-    );
+    lines.push('', this.columns());
     return lines;
+  }
+
+  /** The column titles above the event lines. */
+  columns(): string {
+    const roomsColumn = 'rooms'.padEnd(2 + this.options.rooms * (this.guestWidth + 1));
+    return `${'time'.padStart(7)}  ${'event'.padEnd(this.eventWidth)}  ${roomsColumn}  at the door`;
   }
 
   line(event: BarEvent): string {

@@ -1,6 +1,7 @@
-// Smoke test of `pnpm demo`: runs the demo with --fast as a child process,
-// exactly as a user would (through tsx, against the semaphore's sources), and
-// replays the printed timeline to check the story it tells.
+// Smoke test of `pnpm demo --local` (the bar on the semaphore alone): runs
+// the demo with --fast as a child process, exactly as a user would (through
+// tsx, against the semaphore's sources), and replays the printed timeline to
+// check the story it tells.
 import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ function demo(args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
-      ['--conditions=@doorman/source', '--import', 'tsx', 'demo.ts', ...args],
+      ['--conditions=@doorman/source', '--import', 'tsx', 'demo.ts', '--local', ...args],
       { cwd: exampleDir, timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`demo ${args.join(' ')} failed: ${error.message}\n${stderr}`));
@@ -60,7 +61,7 @@ function parse(stdout: string): { lines: Line[]; footer: string[] } {
   return { lines, footer };
 }
 
-describe('pnpm demo --fast', () => {
+describe('pnpm demo --local --fast (the semaphore alone, no HTTP)', () => {
   it('tells the karaoke story: 4 rooms, 20 guests, 5 rounds of a 2 s song', async () => {
     const { stdout } = await demo(['--fast']);
     expect(stdout).toContain('4 rooms, 20 guests, each sings for 2.0 s');
