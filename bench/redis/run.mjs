@@ -136,6 +136,8 @@ if (config.redis === undefined) {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  // Whatever ends this run (a failed worker included), the server goes with it.
+  process.on('exit', () => server.exitCode === null && server.kill('SIGKILL'));
   await new Promise((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (chunk) => {

@@ -87,9 +87,6 @@ process.on('message', async (message) => {
     ),
   );
   const used = process.cpuUsage(cpu);
-  // The parent disconnects once it has read this; exiting first could beat
-  // the message to the parent.
-  process.once('disconnect', () => redis.disconnect());
   process.send({
     type: 'done',
     starts,
@@ -100,4 +97,10 @@ process.on('message', async (message) => {
   });
 });
 
+// The parent disconnects once it has read `done` (exiting first could beat
+// the message to it), or when it ends for any reason: then this ends too.
+process.once('disconnect', () => {
+  redis.disconnect();
+  process.exit(0);
+});
 process.send({ type: 'ready' });
