@@ -24,7 +24,7 @@ beforeAll(async () => {
     LEASE_MS: String(LEASE_MS),
     COUNT: String(LIMIT),
   });
-});
+}, 90_000);
 
 afterAll(async () => {
   await holder.kill('SIGKILL');

@@ -21,7 +21,7 @@ beforeAll(async () => {
   ports = await Promise.all(
     servers.map(async (s) => (await s.next('listening'))['port'] as number),
   );
-});
+}, 90_000);
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));

@@ -29,7 +29,7 @@ beforeAll(async () => {
     }),
   );
   await Promise.all(children.map((c) => c.next('ready')));
-});
+}, 90_000);
 
 afterAll(async () => {
   await Promise.all(children.map((c) => c.stop()));
@@ -49,5 +49,5 @@ describe('over-admission across processes', () => {
     // Holders did overlap (the limit was contended), and the counter is back to 0.
     expect(Math.max(...reports.map((r) => r['peak'] as number))).toBeGreaterThan(1);
     expect(await redis.get(counter)).toBe('0');
-  });
+  }, 90_000);
 });
