@@ -1,0 +1,664 @@
+// Overload: what a concurrency limit does for a server whose backend thrashes
+// past 10 concurrent calls (20 ms each at up to 10 in flight, 20 ms x (n/10)^2
+// beyond: 500 calls/s at best, 100/s at 50 in flight). Open-loop arrivals at
+// 1x, 2x and 5x that capacity, against five Express servers, each in a fresh
+// child process on its own core: no limiter, express-queue, doorman (FIFO),
+// doorman (LIFO), and a floor that answers 503 at once with no limiter at all.
+// Then short closed-loop runs measure the server's CPU time per rejection and
+// per admission. doorman is loaded from its built packages (dist).
+//
+//   pnpm bench overload [--quick] [--duration 10] [--rates 1,2,5] [--no-write] ...
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { burst, openLoop } from './load.mjs';
+import { plotOverload } from './plot.mjs';
+import { byClass, median, summarize } from './stats.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = dirname(here);
+const repoRoot = dirname(benchDir);
+const serverEntry = join(here, 'server.mjs');
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    rates: { type: 'string' },
+    servers: { type: 'string' },
+    'cpu-requests': { type: 'string' },
+    'cpu-rounds': { type: 'string' },
+    'no-cpu': { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`pnpm bench overload [options]
+
+  --duration S        seconds of load per (rate, server) (default 10; --quick: 2)
+  --rates LIST        offered load as multiples of the backend's 500/s (default 1,2,5)
+  --servers LIST      any of none,express-queue,doorman,doorman-lifo,floor (default all)
+  --cpu-requests N    requests per CPU-cost run (default 10000; --quick: 3000)
+  --cpu-rounds N      interleaved rounds of CPU-cost runs, median reported (default 3; --quick: 1)
+  --no-cpu            skip the CPU-cost runs
+  --no-pin            do not pin the server (core 1) and the load generator (core 0)
+  --no-build          use packages/*/dist as they are
+  --out DIR           write overload.json and overload.svg there, and leave README.md alone
+  --no-write          print the tables only; write nothing
+  --quick             a short smoke run (2 s per cell, a shorter warm-up, fewer CPU
+                      requests, one round; about half the time of the full run); writes
+                      nothing unless --out is given
+`);
+  process.exit(0);
+}
+
+const CAPACITY = 500; // backend calls per second at its best (10 in flight x 20 ms)
+const TIMEOUT_S = 10;
+const quick = opts.quick;
+const duration = Number(opts.duration ?? (quick ? 2 : 10));
+const multiples = (opts.rates ?? '1,2,5').split(',').map(Number);
+const ALL_SERVERS = ['none', 'express-queue', 'doorman', 'doorman-lifo', 'floor'];
+const serverNames = opts.servers ? opts.servers.split(',') : ALL_SERVERS;
+for (const s of serverNames) {
+  if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s}`);
+}
+const cpuRequests = Number(opts['cpu-requests'] ?? (quick ? 3000 : 10000));
+const cpuRounds = Number(opts['cpu-rounds'] ?? (quick ? 1 : 3));
+const write = !opts['no-write'] && (!quick || opts.out !== undefined);
+const outDir = opts.out ?? join(benchDir, 'results');
+const started = performance.now();
+const log = (line) => process.stderr.write(`${line}\n`);
+
+const LABELS = {
+  none: 'no limiter',
+  'express-queue': 'express-queue',
+  doorman: 'doorman (FIFO)',
+  'doorman-lifo': 'doorman (LIFO)',
+  floor: 'floor: 503 at once',
+};
+const CONFIG = {
+  none: 'handler → backend',
+  'express-queue': '`queue({ activeLimit: 10, queuedLimit: 50 })`',
+  doorman: '`concurrencyLimit({ limit: 10, maxQueue: 50, queueTimeoutMs: 500 })`',
+  'doorman-lifo': "the same with `order: 'lifo'`",
+  floor: 'a middleware that writes doorman’s 503 (same headers and body) and nothing else',
+};
+
+// ---- pinning: the server on core 1, this process (the load generator) on core 0
+const hasTaskset = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+const pin = !opts['no-pin'] && hasTaskset && cpus().length >= 2;
+if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+// Users run the built packages, so that is what we measure. The build is
+// copied aside, so that a rebuild elsewhere in the workspace during the run
+// (it empties dist/ first) cannot pull it from under a server.
+function snapshotBuild() {
+  const dir = mkdtempSync(join(tmpdir(), 'doorman-overload-'));
+  for (const name of ['semaphore', 'express']) {
+    const from = join(repoRoot, 'packages', name);
+    const to = join(dir, 'node_modules', '@doorman', name);
+    mkdirSync(to, { recursive: true });
+    cpSync(join(from, 'package.json'), join(to, 'package.json'));
+    cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
+  }
+  const entry = join(dir, 'node_modules', '@doorman', 'express', 'dist', 'esm', 'index.js');
+  const check = spawnSync(process.execPath, [
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); m.concurrencyLimit({ limit: 1 });`,
+  ]);
+  if (check.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return { dir, entry };
+}
+let snapshot;
+for (let attempt = 1; snapshot === undefined; attempt++) {
+  if (!opts['no-build']) {
+    log('building @doorman/express and its dependencies ...');
+    try {
+      execFileSync('pnpm', ['--filter', '@doorman/express...', 'run', 'build'], {
+        cwd: repoRoot,
+        stdio: 'ignore',
+      });
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      continue;
+    }
+  }
+  try {
+    snapshot = snapshotBuild();
+  } catch {}
+  if (snapshot === undefined) {
+    if (attempt >= 3) {
+      throw new Error('could not take a working copy of packages/{semaphore,express}/dist');
+    }
+    await sleep(2000);
+  }
+}
+process.on('exit', () => rmSync(snapshot.dir, { recursive: true, force: true }));
+const srcChanged = (() => {
+  try {
+    return (
+      execFileSync(
+        'git',
+        ['status', '--porcelain', '--', 'packages/semaphore/src', 'packages/express/src'],
+        { cwd: repoRoot },
+      )
+        .toString()
+        .trim() !== ''
+    );
+  } catch {
+    return false;
+  }
+})();
+
+// ---- server processes
+async function startServer(variant, extra = []) {
+  const args = [serverEntry, variant, ...extra];
+  const child = pin
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], {
+        cwd: benchDir,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      })
+    : spawn(process.execPath, args, {
+        cwd: benchDir,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+  const [hello] = await once(child, 'message');
+  let nextId = 0;
+  const pending = new Map();
+  child.on('message', (msg) => {
+    const resolve = pending.get(msg.id);
+    if (resolve !== undefined) {
+      pending.delete(msg.id);
+      resolve(msg);
+    }
+  });
+  const ask = (cmd) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      pending.set(id, resolve);
+      child.send({ id, cmd });
+    });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  };
+  return { variant, child, url: `http://127.0.0.1:${hello.port}/`, ask, stop };
+}
+
+const round = (v, digits = 1) => (v == null ? null : Number(v.toFixed(digits)));
+
+// ---- the overload runs
+async function overloadRun(variant, multiple) {
+  const offered = multiple * CAPACITY;
+  const server = await startServer(variant);
+  try {
+    // Warm-up: enough of a crowd to queue and shed, so that those paths are
+    // compiled too; the unlimited server gets 10 at a time (its best), as a
+    // crowd would bury it. Then wait for the backend to drain.
+    await burst(
+      server.url,
+      variant === 'none'
+        ? { amount: 400, connections: 10 }
+        : { amount: quick ? 1000 : 3000, connections: 100 },
+    );
+    for (let i = 0; i < 50; i++) {
+      const s = await server.ask('stats');
+      if (s.backend.inFlight === 0 && (s.limiter === null || s.limiter.inUse === 0)) break;
+      await sleep(100);
+    }
+    await server.ask('reset');
+    let stats;
+    const load = await openLoop(server.url, {
+      rate: offered,
+      duration,
+      timeout: TIMEOUT_S,
+      // Read before autocannon closes its connections: a closed connection
+      // releases the permit of a request still at the backend.
+      atEnd: async () => {
+        stats = await server.ask('stats');
+      },
+    });
+    const ok = summarize(load.ok);
+    const all503 = summarize(Object.values(load.rejected).flat());
+    const otherCount = Object.values(load.other).reduce((a, b) => a + b, 0);
+    const responses = ok.count + all503.count + otherCount;
+    const cpuUs = stats.cpuUserUs + stats.cpuSystemUs;
+    return {
+      server: variant,
+      multiple,
+      offered,
+      connections: load.connections,
+      sent: load.sent,
+      sentPerS: load.sent / duration,
+      arrivedPerS: stats.arrivals / duration,
+      goodput: ok.count / duration,
+      ok,
+      rejected: {
+        ...all503,
+        share: responses === 0 ? 0 : all503.count / responses,
+        ...byClass(new Map(Object.entries(load.rejected))),
+      },
+      otherStatuses: load.other,
+      timeouts: load.timeouts,
+      errors: load.errors,
+      unanswered: Math.max(0, load.sent - responses - load.timeouts - load.errors),
+      server503: stats.reject,
+      server2xx: stats.ok,
+      rssMaxMB: stats.rssMaxBytes / 2 ** 20,
+      serverCpuPct: (cpuUs / 1000 / stats.windowMs) * 100,
+      loopDelayMs: stats.loopDelayMs,
+      gc: stats.gc,
+      backendPeakInFlight: stats.backend.peakInFlight,
+      limiterCounters: stats.limiter?.counters ?? null,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const loadAvgStart = loadavg();
+const rows = [];
+for (const [i, multiple] of multiples.entries()) {
+  // Alternate the order between rates so no server always goes first.
+  const order = i % 2 === 0 ? serverNames : [...serverNames].reverse();
+  for (const variant of order) {
+    const row = await overloadRun(variant, multiple);
+    rows.push(row);
+    log(
+      `${multiple}x ${variant}: sent ${Math.round(row.sentPerS)}/s, goodput ${Math.round(row.goodput)}/s, ` +
+        `2xx p99 ${row.ok.p99?.toFixed(0) ?? '–'} ms, 503 ${(row.rejected.share * 100).toFixed(0)}% ` +
+        `(shed at once: client p99 ${row.rejected.atOnce.p99?.toFixed(1) ?? '–'} ms, server p99 ${row.server503.atOnce.p99?.toFixed(2) ?? '–'} ms; ` +
+        `queue timeouts ${row.rejected.queueTimeout.count}), backend peak ${row.backendPeakInFlight}, ` +
+        `timeouts ${row.timeouts}, unanswered ${row.unanswered}, RSS ${row.rssMaxMB.toFixed(0)} MB, loop delay p99 ${row.loopDelayMs.p99.toFixed(0)} ms`,
+    );
+  }
+}
+
+// ---- CPU per rejection and per admission
+const CPU_VARIANTS = [
+  ['cpu-reject', 'doorman rejection', 'limit 1 held by a request, `maxQueue: 0`', 503],
+  ['cpu-admit', 'doorman admission', 'a limit never reached, handler answers at once', 200],
+  [
+    'cpu-floor',
+    'floor: 503 at once, no limiter',
+    'doorman’s 503 written by a bare middleware',
+    503,
+  ],
+  ['cpu-none', 'no limiter, handler answers at once', 'Express and Node’s HTTP only', 200],
+  ['cpu-eq-reject', 'express-queue rejection', 'activeLimit 1 held, queuedLimit 0', 503],
+  ['cpu-eq-admit', 'express-queue admission', 'a limit never reached', 200],
+];
+function holdPermit(url) {
+  const req = get(`${url}hold`, { agent: false });
+  req.on('error', () => {});
+  return req;
+}
+const cpu = [];
+if (!opts['no-cpu']) {
+  const servers = [];
+  for (const [variant] of CPU_VARIANTS) {
+    const server = await startServer(variant, ['--no-instrument']);
+    if (variant.endsWith('reject')) {
+      holdPermit(server.url);
+      await sleep(200);
+    }
+    servers.push(server);
+  }
+  try {
+    const samples = new Map(servers.map((s) => [s.variant, []]));
+    for (const server of servers) {
+      await burst(server.url, { amount: Math.min(2000, cpuRequests), connections: 32 });
+    }
+    for (let r = 0; r < cpuRounds; r++) {
+      const order = r % 2 === 0 ? servers : [...servers].reverse();
+      for (const server of order) {
+        await server.ask('reset');
+        const result = await burst(server.url, { amount: cpuRequests, connections: 32 });
+        const stats = await server.ask('stats');
+        const expected = CPU_VARIANTS.find(([v]) => v === server.variant)[3];
+        const right = result.statuses[expected] ?? 0;
+        if (right !== stats.arrivals || result.errors > 0) {
+          throw new Error(
+            `${server.variant}: expected ${stats.arrivals} × ${expected}, got ${JSON.stringify(result.statuses)}, ${result.errors} errors`,
+          );
+        }
+        samples.get(server.variant).push((stats.cpuUserUs + stats.cpuSystemUs) / stats.arrivals);
+      }
+    }
+    // Who spends it: one more run each under V8's sampling profiler.
+    const owners = new Map();
+    for (const server of servers) {
+      await server.ask('profile-start');
+      await burst(server.url, { amount: cpuRequests, connections: 32 });
+      const { byOwner } = await server.ask('profile-stop');
+      const total = Object.values(byOwner).reduce((a, b) => a + b, 0);
+      owners.set(
+        server.variant,
+        Object.fromEntries(Object.entries(byOwner).map(([k, v]) => [k, v / total])),
+      );
+    }
+    for (const [variant, label, how] of CPU_VARIANTS) {
+      const s = samples.get(variant);
+      const share = owners.get(variant);
+      const limiterShare = (share.doorman ?? 0) + (share['express-queue'] ?? 0);
+      cpu.push({
+        variant,
+        label,
+        how,
+        usPerRequest: median(s),
+        samples: s,
+        profileShare: share,
+        limiterUs: limiterShare * median(s),
+      });
+      log(
+        `cpu ${variant}: ${median(s).toFixed(1)} µs/request (${s.map((x) => x.toFixed(1)).join(', ')}); ` +
+          `limiter code ${(limiterShare * 100).toFixed(1)}%, Express ${((share.express ?? 0) * 100).toFixed(1)}%, ` +
+          `Node ${((share.node ?? 0) * 100).toFixed(1)}%, GC ${((share.gc ?? 0) * 100).toFixed(1)}%`,
+      );
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+}
+// The middleware alone, on stand-in request and response objects (no HTTP).
+let middlewareOnly = null;
+if (!opts['no-cpu']) {
+  const command = [process.execPath, join(here, 'middleware.mjs'), snapshot.entry];
+  const r = pin
+    ? spawnSync('taskset', ['-c', '1', ...command], { encoding: 'utf8' })
+    : spawnSync(command[0], command.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`middleware.mjs failed: ${r.stderr}`);
+  middlewareOnly = JSON.parse(r.stdout);
+  log(`middleware alone: ${JSON.stringify(middlewareOnly)}`);
+}
+const loadAvgEnd = loadavg();
+const durationS = Math.round((performance.now() - started) / 1000);
+
+// ---- targets
+const row = (variant, multiple) =>
+  rows.find((r) => r.server === variant && r.multiple === multiple);
+const ms = (v, d = 1) => (v == null ? '–' : v.toFixed(d));
+const targets = [];
+for (const variant of ['doorman', 'doorman-lifo']) {
+  for (const multiple of [2, 5]) {
+    const r = row(variant, multiple);
+    if (r === undefined) continue;
+    targets.push({
+      target: `${LABELS[variant]} at ${multiple}x: goodput ≥ ${0.9 * CAPACITY}/s and 2xx p99 < 200 ms`,
+      met: r.goodput >= 0.9 * CAPACITY && r.ok.p99 != null && r.ok.p99 < 200,
+      measured: `${Math.round(r.goodput)}/s, p99 ${ms(r.ok.p99, 0)} ms`,
+    });
+  }
+}
+for (const multiple of [2, 5]) {
+  const r = row('none', multiple);
+  if (r === undefined) continue;
+  targets.push({
+    target: `no limiter at ${multiple}x collapses (goodput < half the capacity)`,
+    met: r.goodput < CAPACITY / 2,
+    measured: `${Math.round(r.goodput)}/s, 2xx p99 ${ms(r.ok.p99, 0)} ms, ${r.timeouts} timeouts`,
+  });
+}
+for (const variant of ['doorman', 'doorman-lifo']) {
+  const withRejections = rows.filter((r) => r.server === variant && r.server503.atOnce.count > 0);
+  if (withRejections.length === 0) continue;
+  const worst = Math.max(...withRejections.map((r) => r.server503.atOnce.p99));
+  targets.push({
+    target: `${LABELS[variant]}: each rejection (shed at once) written within 5 ms of its arrival, p99 in the server, at every rate`,
+    met: worst < 5,
+    measured: withRejections
+      .map((r) => {
+        const f = row('floor', r.multiple)?.server503.atOnce.p99;
+        return `${r.multiple}x ${ms(r.server503.atOnce.p99, 2)} ms${f == null ? '' : ` (floor ${ms(f, 2)} ms)`}`;
+      })
+      .join(', '),
+  });
+}
+for (const variant of ['doorman', 'doorman-lifo', 'express-queue']) {
+  const pairs = rows
+    .filter((r) => r.server === variant && r.rejected.atOnce.count > 0)
+    .map((r) => [r, row('floor', r.multiple)])
+    .filter(([, f]) => f !== undefined);
+  if (pairs.length === 0) continue;
+  targets.push({
+    target: `${LABELS[variant]}: 503 p99 at the client, next to the floor’s (no threshold)`,
+    met: null,
+    measured: pairs
+      .map(
+        ([r, f]) =>
+          `${r.multiple}x ${ms(r.rejected.atOnce.p99)} vs ${ms(f.rejected.atOnce.p99)} ms`,
+      )
+      .join(', '),
+  });
+}
+const cpuOf = (v) => cpu.find((c) => c.variant === v)?.usPerRequest;
+const limiterUsOf = (v) => cpu.find((c) => c.variant === v)?.limiterUs;
+if (cpu.length > 0) {
+  const rej = cpuOf('cpu-reject');
+  const adm = cpuOf('cpu-admit');
+  targets.push({
+    target: 'a rejection costs far less CPU than an admitted request (at most half)',
+    met: rej <= adm / 2,
+    measured:
+      `${rej.toFixed(1)} µs vs ${adm.toFixed(1)} µs (${(rej / adm).toFixed(2)}x); the floor’s 503 ${cpuOf('cpu-floor').toFixed(1)} µs; ` +
+      `doorman’s own code (profiler) ${limiterUsOf('cpu-reject').toFixed(1)} µs per rejection, ${limiterUsOf('cpu-admit').toFixed(1)} µs per admission` +
+      (middlewareOnly === null
+        ? ''
+        : `; the middleware alone ${middlewareOnly.reject.toFixed(2)} µs per rejection, ${middlewareOnly.admit.toFixed(2)} µs per admission`),
+  });
+}
+
+// ---- report
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+const machine = {
+  cpu: cpus()[0]?.model ?? 'cpu',
+  cpus: cpus().length,
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  os: `${platform()} ${release()}`,
+  node: process.version,
+  date: new Date().toISOString(),
+  commit,
+  srcChanged,
+  pinned: pin,
+  loadAvgStart: loadAvgStart.map((v) => round(v, 2)),
+  loadAvgEnd: loadAvgEnd.map((v) => round(v, 2)),
+};
+const config = {
+  capacity: CAPACITY,
+  backend: '20 ms × max(1, (in flight / 10)²), fixed at call start',
+  duration,
+  multiples,
+  connections: 'one per request per second (= the offered rate)',
+  clientTimeoutS: TIMEOUT_S,
+  cpuRequests,
+  cpuRounds,
+  quick,
+};
+
+const md = [];
+if (loadAvgStart[0] > machine.cpus || loadAvgEnd[0] > machine.cpus) {
+  md.push(
+    `**The machine was busy with other work during this run** (load average ${loadAvgStart[0].toFixed(1)} at start and ${loadAvgEnd[0].toFixed(1)} at end, on ${machine.cpus} CPUs): the servers and the load generator waited for a CPU, which shows as event-loop delay and long GC pauses in the server, and as a sent rate below the offered one. Read the numbers as this machine’s, not the libraries’.`,
+    '',
+  );
+}
+md.push(
+  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${commit}${srcChanged ? ' (with uncommitted changes in packages/semaphore or packages/express src)' : ''}; ` +
+    `${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; load average ${loadAvgStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${loadAvgEnd.map((v) => v.toFixed(2)).join(' / ')} at end. ` +
+    `${duration} s of load per cell${quick ? ' (quick form)' : ''}; the whole run took ${durationS} s.`,
+  '',
+  '![Goodput and 2xx p99 against offered load](results/overload.svg)',
+  '',
+  '#### Goodput and latency at the client',
+  '',
+  '| offered | server | sent/s | goodput (2xx/s) | 2xx p50 ms | 2xx p99 ms | 503 share | 503 p99 ms | timeouts | errors | peak RSS MB |',
+  '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+);
+for (const r of rows) {
+  md.push(
+    `| ${r.multiple}x (${r.offered}/s) | ${LABELS[r.server]} | ${Math.round(r.sentPerS)} | ${Math.round(r.goodput)} | ${ms(r.ok.p50, 0)} | ${ms(r.ok.p99, 0)} | ${(r.rejected.share * 100).toFixed(1)}% | ${ms(r.rejected.p99)} | ${r.timeouts} | ${r.errors} | ${r.rssMaxMB.toFixed(0)} |`,
+  );
+}
+md.push(
+  '',
+  '#### Rejections: how fast a turned-away request is answered',
+  '',
+  'In the server: from its `request` event to the 503’s `finish`. Shed at once: the queue was full (doorman’s `QUEUE_FULL`; express-queue and the floor only ever shed at once). Queue timeouts waited `queueTimeoutMs` (500 ms) first, by design.',
+  '',
+  '| offered | server | shed at once | in server p50 / p99 / max ms | at the client p50 / p99 ms | queue timeouts | queue timeout at the client p50 / p99 ms |',
+  '|---|---|--:|--:|--:|--:|--:|',
+);
+for (const r of rows) {
+  if (r.rejected.count === 0 && r.server503.atOnce.count === 0) continue;
+  const s5 = r.server503.atOnce;
+  const c5 = r.rejected.atOnce;
+  const qt = r.rejected.queueTimeout;
+  md.push(
+    `| ${r.multiple}x | ${LABELS[r.server]} | ${c5.count} | ${ms(s5.p50, 2)} / ${ms(s5.p99, 2)} / ${ms(s5.max)} | ${ms(c5.p50)} / ${ms(c5.p99)} | ${qt.count} | ${ms(qt.p50, 0)} / ${ms(qt.p99, 0)} |`,
+  );
+}
+md.push(
+  '',
+  '#### Inside the server',
+  '',
+  'Backend peak: most calls in flight at once. Server CPU: CPU time over the whole run (1 s of connecting, the load, 1 s of grace) as a share of one core. Unanswered: sent, but neither answered nor timed out 1 s after the load stopped.',
+  '',
+  '| offered | server | backend peak in flight | server CPU | event-loop delay p99 / max ms | longest GC pause ms | unanswered |',
+  '|---|---|--:|--:|--:|--:|--:|',
+);
+for (const r of rows) {
+  md.push(
+    `| ${r.multiple}x | ${LABELS[r.server]} | ${r.backendPeakInFlight} | ${r.serverCpuPct.toFixed(0)}% | ${ms(r.loopDelayMs?.p99)} / ${ms(r.loopDelayMs?.max)} | ${ms(r.gc.maxMs)} | ${r.unanswered} |`,
+  );
+}
+if (cpu.length > 0) {
+  md.push(
+    '',
+    `#### CPU time per request (server process, \`process.cpuUsage\`; median of ${cpuRounds} × ${cpuRequests} requests over 32 keep-alive connections)`,
+    '',
+    'The shares come from one more run each under V8’s sampling profiler: self time of the limiter’s own code (doorman’s `packages/*/dist`, or express-queue and its two dependencies), of Express and its dependencies, of Node (its JavaScript, native code: HTTP parsing, socket writes) and of garbage collection.',
+    '',
+    '| request | setup | CPU µs/request | vs doorman admission | limiter code | Express | Node | GC |',
+    '|---|---|--:|--:|--:|--:|--:|--:|',
+  );
+  const adm = cpuOf('cpu-admit');
+  const pct = (v) => `${((v ?? 0) * 100).toFixed(1)}%`;
+  for (const c of cpu) {
+    const sh = c.profileShare;
+    const limiter = (sh.doorman ?? 0) + (sh['express-queue'] ?? 0);
+    md.push(
+      `| ${c.label} | ${c.how} | ${c.usPerRequest.toFixed(1)} <sub>${Math.min(...c.samples).toFixed(1)}–${Math.max(...c.samples).toFixed(1)}</sub> | ${(c.usPerRequest / adm).toFixed(2)}x | ${limiter === 0 ? '–' : `${pct(limiter)} (${c.limiterUs.toFixed(1)} µs)`} | ${pct(sh.express)} | ${pct((sh.node ?? 0) + (sh.bench ?? 0))} | ${pct(sh.gc)} |`,
+    );
+  }
+}
+if (middlewareOnly !== null) {
+  const m = middlewareOnly;
+  md.push(
+    '',
+    '#### The middleware alone (no HTTP)',
+    '',
+    'doorman’s Express middleware called on stand-in request and response objects (an `EventEmitter` whose `end` emits `finish` and `close`, as Node’s does), in batches of 1,000; CPU time per call, median of 5 rounds of 20,000. What is left once Node’s HTTP and Express’s router are taken out.',
+    '',
+    '| call | µs per call | less the stand-in’s own cost |',
+    '|---|--:|--:|',
+    `| doorman rejection (limit 1 held, \`maxQueue: 0\`) | ${m.reject.toFixed(2)} | ${(m.reject - m.floor).toFixed(2)} (vs the bare 503) |`,
+    `| doorman admission (handler answers at once) | ${m.admit.toFixed(2)} | ${(m.admit - m.stub).toFixed(2)} (vs answering directly) |`,
+    `| bare 503 (the floor’s middleware) | ${m.floor.toFixed(2)} | – |`,
+    `| answering directly, no middleware | ${m.stub.toFixed(2)} | – |`,
+  );
+}
+md.push('', '#### Targets', '', '| target | met | measured |', '|---|---|---|');
+for (const t of targets) {
+  md.push(`| ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.measured} |`);
+}
+md.push('');
+const markdown = md.join('\n');
+process.stdout.write(`\n${markdown}\n`);
+
+const doc = {
+  machine,
+  config,
+  durationS,
+  rows,
+  cpu,
+  middlewareOnly,
+  targets,
+  labels: LABELS,
+  setups: CONFIG,
+};
+const svg = plotOverload(doc);
+
+if (write) {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'overload.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(join(outDir, 'overload.svg'), svg);
+  if (opts.out === undefined) {
+    updateReadme(join(benchDir, 'README.md'), markdown);
+    log(
+      `wrote bench/results/overload.json, bench/results/overload.svg and the tables in bench/README.md (${durationS} s)`,
+    );
+  } else {
+    log(`wrote overload.json and overload.svg in ${outDir} (${durationS} s)`);
+  }
+} else {
+  log(`done in ${durationS} s (nothing written)`);
+}
+
+/** Replaces this benchmark's block in the README, or appends the section. Reads just before writing. */
+function updateReadme(path, body) {
+  const START = '<!-- overload-results:start -->';
+  const END = '<!-- overload-results:end -->';
+  let readme = '';
+  try {
+    readme = readFileSync(path, 'utf8');
+  } catch {}
+  const block = `${START}\n${body}\n${END}`;
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a !== -1 && b > a) readme = readme.slice(0, a) + block + readme.slice(b + END.length);
+  else
+    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n${intro()}\n${block}\n`;
+  writeFileSync(path, readme);
+}
+
+function intro() {
+  return [
+    '## Overload',
+    '',
+    '`pnpm bench overload` (`bench/overload/run.mjs`; about 5 minutes on the machine below, `--quick` for a smoke run of under 3, `--help` for the options). The question: when more work arrives than the backend can take, does the server keep serving at the backend’s best rate with short latencies, and turn the rest away at once and cheaply?',
+    '',
+    '- **Backend.** Every handler calls a simulated backend that thrashes like a saturated database: a call’s service time, fixed when it starts, is 20 ms × max(1, (calls in flight / 10)²). Its best is 500 calls/s at 10 in flight; at 50 in flight it does 100/s, at 250 in flight 20/s. It costs no CPU (a timer).',
+    '- **Servers.** Express 5, one fresh child process per cell, pinned to core 1 with `taskset` (the load generator on core 0), listening with a backlog of 4,096 so that no connection waits for a SYN retry. doorman is loaded from its built packages. Each server is warmed up first with 3,000 requests over 100 connections, so that queueing and shedding are compiled too (the unlimited server: 400 over 10, its best), and the backend drains before the load.',
+    ...Object.entries(CONFIG).map(([v, c]) => `  - ${LABELS[v]}: ${c}`),
+    '- **Load.** Open loop: arrivals at a fixed rate whatever the server does, 1x, 2x and 5x the backend’s capacity (500, 1,000 and 2,500 per second), 10 s each, with autocannon’s `overallRate` and one keep-alive connection per request per second, so a connection falls behind its schedule only when a response takes more than a second (the tables show the rate actually sent). autocannon starts every connection’s one-second budget at the same instant, which would send each second’s load in one burst; the harness moves each connection’s start so that arrivals are spread evenly over the second. Clients give up after 10 s. A run opens its connections for 1 s first, then loads the server; 1 s after the last arrival, the server’s numbers are read (before the connections close, which would release what the server still holds) and the run ends.',
+    '- **Measured.** At the client, from autocannon’s `response` event: the latency of every 2xx and 503, the 503s split by reason (the server tags each with the code in doorman’s body, `QUEUE_FULL` or `QUEUE_TIMEOUT`; express-queue and the floor only ever shed at once). Goodput is 2xx responses per second of load. In the server, reported over IPC so that nothing goes through the limiter: each 503’s time from the `request` event to its `finish`, peak RSS (sampled every 100 ms), the backend’s peak calls in flight, CPU time, event-loop delay and GC pauses.',
+    '- **CPU per request.** Separate closed-loop runs over 32 keep-alive connections, each request answered at once (no backend): the server’s CPU time (`process.cpuUsage`) divided by the requests. Rejections only: doorman with `limit: 1, maxQueue: 0`, its permit held by a request that never ends; admissions only: a limit never reached. The same for the floor, for Express with no limiter and for express-queue. One more run each under V8’s sampling profiler says whose code spends the time. Last, doorman’s middleware alone, called on stand-in request and response objects (no HTTP), shows what doorman itself spends on a rejection and on an admission.',
+    '',
+    'How to read it. A backend at exactly its capacity (1x) has no slack: with no limiter, any moment of excess lengthens every call, which lowers throughput, which adds to the excess, so the unlimited server collapses even at 1x and never recovers while the load lasts. A limit of 10 holds the backend at its best rate whatever arrives; the queue (50) absorbs bursts, and what does not fit is turned away. FIFO serves waiters in order, so at 2x and 5x an admitted request waits about 50 / 500 s = 100 ms; LIFO serves the newest first, so most admitted requests wait little and the oldest waiters time out after 500 ms (queue timeouts, by design). The unlimited server’s clients sit on slow responses, and a connection waiting for one sends nothing else, so that server receives far less than is offered (the sent/s column): this spares it, it does not flatter the limiters.',
+    '',
+  ].join('\n');
+}
