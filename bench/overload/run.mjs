@@ -104,20 +104,24 @@ if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], {
 // (it empties dist/ first) cannot pull it from under a server.
 function snapshotBuild() {
   const dir = mkdtempSync(join(tmpdir(), 'doorman-overload-'));
-  for (const name of ['semaphore', 'express']) {
-    const from = join(repoRoot, 'packages', name);
-    const to = join(dir, 'node_modules', '@doorman', name);
-    mkdirSync(to, { recursive: true });
-    cpSync(join(from, 'package.json'), join(to, 'package.json'));
-    cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
-  }
   const entry = join(dir, 'node_modules', '@doorman', 'express', 'dist', 'esm', 'index.js');
-  const check = spawnSync(process.execPath, [
-    '--input-type=module',
-    '-e',
-    `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); m.concurrencyLimit({ limit: 1 });`,
-  ]);
-  if (check.status !== 0) {
+  let ok = false;
+  try {
+    for (const name of ['semaphore', 'express']) {
+      const from = join(repoRoot, 'packages', name);
+      const to = join(dir, 'node_modules', '@doorman', name);
+      mkdirSync(to, { recursive: true });
+      cpSync(join(from, 'package.json'), join(to, 'package.json'));
+      cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
+    }
+    const check = spawnSync(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); m.concurrencyLimit({ limit: 1 });`,
+    ]);
+    ok = check.status === 0;
+  } catch {}
+  if (!ok) {
     rmSync(dir, { recursive: true, force: true });
     return undefined;
   }
@@ -137,9 +141,7 @@ for (let attempt = 1; snapshot === undefined; attempt++) {
       continue;
     }
   }
-  try {
-    snapshot = snapshotBuild();
-  } catch {}
+  snapshot = snapshotBuild();
   if (snapshot === undefined) {
     if (attempt >= 3) {
       throw new Error('could not take a working copy of packages/{semaphore,express}/dist');
