@@ -106,10 +106,12 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
     const controller = new AbortController();
     let held: Permit | undefined;
     let closed = false;
+    let refused = false;
     res.on('close', () => {
       closed = true;
       if (held !== undefined) held.release();
-      else controller.abort();
+      // Aborting builds a DOMException and dispatches an event: only worth it while still waiting.
+      else if (!refused) controller.abort();
     });
     gate.acquire(req, key, weight, controller.signal).then(
       (permit) => {
@@ -122,6 +124,7 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyL
         next();
       },
       (error: unknown) => {
+        refused = true;
         if (closed) return; // the client is gone; the limiter counted it as aborted
         try {
           reject(error, req, res, next);
