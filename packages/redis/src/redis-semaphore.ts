@@ -8,6 +8,7 @@ import {
   QueueTimeoutError,
   type WaitListener,
 } from '@doorman/semaphore';
+import { WaitListeners } from '@doorman/semaphore/adapter';
 import { Hub, type HubMember, type RedisClient } from './hub.js';
 import { RedisPermit, type RedisPermitOwner } from './permit.js';
 import {
@@ -148,7 +149,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   private inflight = 0;
   private idleResolvers: Array<() => void> | undefined = undefined;
   private drainResolvers: Array<() => void> | undefined = undefined;
-  private waitListeners: WaitListener[] | undefined = undefined;
+  private readonly waits: WaitListeners;
 
   private timer: NodeJS.Timeout | undefined = undefined;
   private timerDue = 0;
@@ -199,6 +200,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
         : check.duration('queueTimeoutMs', o['queueTimeoutMs']);
     this.failOpen = o['failOpen'] === undefined ? false : check.boolean('failOpen', o['failOpen']);
     this.name = o['name'] === undefined ? key : check.nonEmptyString('name', o['name']);
+    this.waits = new WaitListeners(this.name);
     this.unavailableAfterMs =
       o['unavailableAfterMs'] === undefined
         ? 2_000
@@ -346,14 +348,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   }
 
   onWait(listener: WaitListener): () => void {
-    if (typeof listener !== 'function') {
-      throw new TypeError(`Expected \`listener\` to be a function, got ${check.show(listener)}`);
-    }
-    this.waitListeners = [...(this.waitListeners ?? []), listener];
-    return () => {
-      const rest = (this.waitListeners ?? []).filter((l) => l !== listener);
-      this.waitListeners = rest.length === 0 ? undefined : rest;
-    };
+    return this.waits.add(listener);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -487,7 +482,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     this.holders.set(waiter.id, permit);
     this.held += waiter.weight;
     this.acquiredCount++;
-    if (this.waitListeners !== undefined) this.emitWait(immediate ? 0 : now() - waiter.startedAt);
+    if (this.waits.list !== undefined) this.waits.emit(immediate ? 0 : now() - waiter.startedAt);
     this.schedule(this.renewEvery());
     waiter.resolve(permit);
   }
@@ -496,7 +491,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     const permit = new RedisPermit(this, this.hub.nextId(weight), weight, true, 0, this.name);
     this.held += weight;
     this.acquiredCount++;
-    if (this.waitListeners !== undefined) this.emitWait(0);
+    if (this.waits.list !== undefined) this.waits.emit(0);
     resolve(permit);
   }
 
@@ -703,11 +698,6 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
       this.idleResolvers = undefined;
       for (const resolve of resolvers) resolve();
     }
-  }
-
-  private emitWait(waitMs: number): void {
-    const listeners = this.waitListeners as WaitListener[];
-    for (let i = 0; i < listeners.length; i++) (listeners[i] as WaitListener)(waitMs);
   }
 
   private checkWeight(weight: unknown): number {

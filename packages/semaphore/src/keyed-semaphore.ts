@@ -8,6 +8,7 @@ import type {
 } from './limiter.js';
 import { Semaphore, type SemaphoreOptions } from './semaphore.js';
 import * as check from './validate.js';
+import { WaitListeners } from './wait-listeners.js';
 
 /** The semaphore of one key; it tells its parent when it becomes idle. */
 class KeySemaphore extends Semaphore {
@@ -36,12 +37,11 @@ export class KeyedSemaphore implements LimiterStats {
   private readonly options: SemaphoreOptions;
   private readonly semaphores = new Map<string, KeySemaphore>();
   private readonly retired: LimiterCounters = emptyCounters();
-  private waitListeners: WaitListener[] | undefined = undefined;
+  private readonly waits: WaitListeners;
   private closed = false;
   // One dispatcher shared by every key's semaphore, made once.
   private readonly forwardWait: WaitListener = (waitMs) => {
-    const listeners = this.waitListeners;
-    if (listeners !== undefined) for (const listener of listeners) listener(waitMs);
+    if (this.waits.list !== undefined) this.waits.emit(waitMs);
   };
 
   constructor(options: SemaphoreOptions) {
@@ -49,6 +49,7 @@ export class KeyedSemaphore implements LimiterStats {
     const probe = new Semaphore(options);
     this.name = probe.name;
     this.options = { ...options, name: probe.name };
+    this.waits = new WaitListeners(probe.name);
   }
 
   /** The limit of each key. */
@@ -126,14 +127,7 @@ export class KeyedSemaphore implements LimiterStats {
   }
 
   onWait(listener: WaitListener): () => void {
-    if (typeof listener !== 'function') {
-      throw new TypeError(`Expected \`listener\` to be a function, got ${check.show(listener)}`);
-    }
-    this.waitListeners = [...(this.waitListeners ?? []), listener];
-    return () => {
-      const rest = (this.waitListeners ?? []).filter((l) => l !== listener);
-      this.waitListeners = rest.length === 0 ? undefined : rest;
-    };
+    return this.waits.add(listener);
   }
 
   /** Closes every key's semaphore; later acquires reject with `LimiterClosedError`. */

@@ -2,6 +2,7 @@ import { LimiterClosedError, QueueFullError, QueueTimeoutError } from './errors.
 import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
 import { OwnedPermit, type PermitOwner } from './permit.js';
 import * as check from './validate.js';
+import { WaitListeners } from './wait-listeners.js';
 import { type QueueOrder, WaitQueue } from './wait-queue.js';
 import { armTimer, Waiter, WaiterGuard, type WaiterHost } from './waiter.js';
 
@@ -29,11 +30,6 @@ const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs
 
 const now = () => performance.now();
 
-function warnListenerFailed(name: string, error: unknown): void {
-  const message = `an onWait listener of limiter "${name}" threw: ${error instanceof Error ? error.message : String(error)}`;
-  globalThis.process?.emitWarning?.(message, { type: 'DoormanWarning', code: 'DOORMAN_LISTENER' });
-}
-
 /**
  * A counting semaphore: `limit` units, taken by `acquire` and given back by
  * `Permit.release()`. Waiters are served strictly in order (FIFO by default,
@@ -56,7 +52,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
   private closed = false;
   private closeReason: unknown = undefined;
   private idleResolvers: Array<() => void> | undefined = undefined;
-  private waitListeners: WaitListener[] | undefined = undefined;
+  private readonly waits: WaitListeners;
 
   private acquiredCount = 0;
   private releasedCount = 0;
@@ -81,6 +77,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       o['order'] === undefined ? 'fifo' : check.oneOf('order', o['order'], ['fifo', 'lifo']);
     this.name = o['name'] === undefined ? 'semaphore' : check.nonEmptyString('name', o['name']);
     this.queue = new WaitQueue(order);
+    this.waits = new WaitListeners(this.name);
   }
 
   get limit(): number {
@@ -159,7 +156,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     if (this.held + weight <= this.limitValue && this.queue.landsAtHead(priority)) {
       this.held += weight;
       this.acquiredCount++;
-      if (this.waitListeners !== undefined) this.emitWait(0);
+      if (this.waits.list !== undefined) this.waits.emit(0);
       return Promise.resolve(new OwnedPermit(this, weight));
     }
     if (this.queue.size >= this.maxQueue) {
@@ -168,7 +165,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     }
     return new Promise<Permit>((resolve, reject) => {
       // The clock is read only when someone listens for wait times.
-      const enqueuedAt = this.waitListeners === undefined ? -1 : now();
+      const enqueuedAt = this.waits.list === undefined ? -1 : now();
       const waiter = new Waiter(weight, priority, enqueuedAt, resolve, reject);
       this.queue.push(waiter);
       if (signal !== undefined || timeoutMs !== Number.POSITIVE_INFINITY) {
@@ -191,7 +188,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
     }
     this.held += weight;
     this.acquiredCount++;
-    if (this.waitListeners !== undefined) this.emitWait(0);
+    if (this.waits.list !== undefined) this.waits.emit(0);
     return new OwnedPermit(this, weight);
   }
 
@@ -261,15 +258,7 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
   }
 
   onWait(listener: WaitListener): () => void {
-    if (typeof listener !== 'function') {
-      throw new TypeError(`Expected \`listener\` to be a function, got ${check.show(listener)}`);
-    }
-    // Copy on write: a listener that unsubscribes during an emit does not disturb it.
-    this.waitListeners = [...(this.waitListeners ?? []), listener];
-    return () => {
-      const rest = (this.waitListeners ?? []).filter((l) => l !== listener);
-      this.waitListeners = rest.length === 0 ? undefined : rest;
-    };
+    return this.waits.add(listener);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -309,8 +298,8 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       this.acquiredCount++;
       waiter.resolve(new OwnedPermit(this, waiter.weight));
       // A waiter that queued before anyone listened has no start time to report.
-      if (this.waitListeners !== undefined && waiter.enqueuedAt >= 0) {
-        this.emitWait(now() - waiter.enqueuedAt);
+      if (this.waits.list !== undefined && waiter.enqueuedAt >= 0) {
+        this.waits.emit(now() - waiter.enqueuedAt);
       }
     }
   }
@@ -330,18 +319,6 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
    * nobody waiting). `KeyedSemaphore` overrides it to drop idle keys.
    */
   protected becameIdle(): void {}
-
-  private emitWait(waitMs: number): void {
-    const listeners = this.waitListeners as WaitListener[];
-    for (let i = 0; i < listeners.length; i++) {
-      // A broken metrics hook must not cost a permit or stall the queue.
-      try {
-        (listeners[i] as WaitListener)(waitMs);
-      } catch (error) {
-        warnListenerFailed(this.name, error);
-      }
-    }
-  }
 
   private checkWeight(weight: unknown): number {
     if (typeof weight !== 'number') {
