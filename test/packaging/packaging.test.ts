@@ -72,7 +72,7 @@ const packages: Pkg[] = readdirSync(join(root, 'packages'), { withFileTypes: tru
   }))
   .filter((pkg) => pkg.manifest.private !== true);
 
-/** `@doorman/semaphore` plus each subpath export: `@doorman/semaphore/adapter`. */
+/** `@doorman/semaphore` plus each subpath export: `@doorman/semaphore/internal`. */
 function specifiers(pkg: Pkg): string[] {
   const exports = pkg.packed.exports;
   if (exports === undefined) return [pkg.packed.name];

@@ -1,5 +1,7 @@
+import type { HttpRejection } from '@doorman/http';
+import { Gate, type GateOptions } from '@doorman/http/internal';
 import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
-import { check, Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
+import { check } from '@doorman/semaphore/internal';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export interface ConcurrencyLimitOptions extends GateOptions<Request> {

@@ -1,3 +1,4 @@
+export type { HttpRejection } from '@doorman/http';
 export {
   DoormanError,
   isDoormanError,
@@ -9,7 +10,6 @@ export {
   QueueTimeoutError,
   Semaphore,
 } from '@doorman/semaphore';
-export type { HttpRejection } from '@doorman/semaphore/adapter';
 export {
   type ConcurrencyLimitMiddleware,
   type ConcurrencyLimitOptions,

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
+import type { HttpRejection } from '@doorman/http';
+import { Gate, type GateOptions } from '@doorman/http/internal';
 import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
-import { check, Gate, type GateOptions, type HttpRejection } from '@doorman/semaphore/adapter';
+import { check } from '@doorman/semaphore/internal';
 import type { Context, Middleware, Next } from 'koa';
 
 export interface ConcurrencyLimitOptions extends GateOptions<Context> {

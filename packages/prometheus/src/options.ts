@@ -1,6 +1,6 @@
 // Option checks for registerMetrics. Each message names the option and shows
 // the value given and its type, as the rest of doorman does.
-import { check } from '@doorman/semaphore/adapter';
+import { check } from '@doorman/semaphore/internal';
 
 const { show } = check;
 

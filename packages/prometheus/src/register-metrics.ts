@@ -1,5 +1,5 @@
 import { type LimiterStats, type RejectionReason, rejectionReasons } from '@doorman/semaphore';
-import { check } from '@doorman/semaphore/adapter';
+import { check } from '@doorman/semaphore/internal';
 import {
   Counter,
   register as defaultRegistry,

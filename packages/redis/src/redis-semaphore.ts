@@ -8,7 +8,7 @@ import {
   QueueTimeoutError,
   type WaitListener,
 } from '@doorman/semaphore';
-import { WaitListeners } from '@doorman/semaphore/adapter';
+import { WaitListeners } from '@doorman/semaphore/internal';
 import { Hub, type HubMember, type RedisClient } from './hub.js';
 import { RedisPermit, type RedisPermitOwner } from './permit.js';
 import {

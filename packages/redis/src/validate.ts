@@ -1,7 +1,7 @@
 // Option checks in the core's words ("Expected `limit` to be an integer >= 1,
 // got `0` (number)"): the core's own checks, plus the two this package needs
 // that the core has no use for.
-import { check } from '@doorman/semaphore/adapter';
+import { check } from '@doorman/semaphore/internal';
 
 export const {
   show,

@@ -17,6 +17,7 @@ export type {
   LimiterCounters,
   LimiterStats,
   Permit,
+  ReleaseOutcome,
   WaitListener,
 } from './limiter.js';
 export { OwnedPermit, type PermitOwner } from './permit.js';

@@ -1,13 +1,21 @@
 import type { RejectionReason } from './errors.js';
 
+/**
+ * How the work done under a permit ended, told at release: `'success'`
+ * (the default), `'dropped'` (it failed or the server answered >= 500: a sign
+ * of overload) or `'ignored'` (the client left first, so its time says
+ * nothing). Limiters that learn from latency read it; the others ignore it.
+ */
+export type ReleaseOutcome = 'success' | 'dropped' | 'ignored';
+
 /** A held share of a limiter. Give it back exactly once; later calls do nothing. */
 export interface Permit extends Disposable {
   /** How many units of the limit this permit holds. */
   readonly weight: number;
   /** True once `release()` has run. */
   readonly released: boolean;
-  /** Gives the permit back. Idempotent: a second call does nothing. */
-  release(): void;
+  /** Gives the permit back, saying how the work ended. Idempotent: a second call does nothing. */
+  release(outcome?: ReleaseOutcome): void;
 }
 
 export interface AcquireOptions {

@@ -1,8 +1,8 @@
-import type { Permit } from './limiter.js';
+import type { Permit, ReleaseOutcome } from './limiter.js';
 
 /** The side a permit gives its weight back to. */
 export interface PermitOwner {
-  releaseWeight(weight: number): void;
+  releaseWeight(weight: number, outcome: ReleaseOutcome): void;
 }
 
 /**
@@ -23,11 +23,11 @@ export class OwnedPermit implements Permit {
     return this.owner === undefined;
   }
 
-  release(): void {
+  release(outcome: ReleaseOutcome = 'success'): void {
     const owner = this.owner;
     if (owner === undefined) return;
     this.owner = undefined;
-    owner.releaseWeight(this.weight);
+    owner.releaseWeight(this.weight, outcome);
   }
 
   [Symbol.dispose](): void {

@@ -1,8 +1,13 @@
-import { type DoormanError, isDoormanError } from '../errors.js';
-import { KeyedSemaphore } from '../keyed-semaphore.js';
-import type { AcquireOptions, Limiter, Permit } from '../limiter.js';
-import { Semaphore } from '../semaphore.js';
-import * as check from '../validate.js';
+import {
+  type AcquireOptions,
+  type DoormanError,
+  isDoormanError,
+  KeyedSemaphore,
+  type Limiter,
+  type Permit,
+  Semaphore,
+} from '@doorman/semaphore';
+import { check } from '@doorman/semaphore/internal';
 import { type GateOptions, gateDefaults } from './options.js';
 
 const gateKeys: ReadonlySet<string> = new Set([

@@ -1,6 +1,4 @@
-import type { DoormanError } from '../errors.js';
-import type { Limiter } from '../limiter.js';
-import type { QueueOrder } from '../wait-queue.js';
+import type { DoormanError, Limiter, QueueOrder } from '@doorman/semaphore';
 
 /**
  * The options both middleware adapters accept. `Req` is what the functions

@@ -1,0 +1,7 @@
+// What doorman's own packages share and users should not rely on: no semver
+// promise covers this subpath.
+
+// The option checks of the core, so every package words its errors alike.
+export * as check from '../validate.js';
+// The onWait bookkeeping every limiter needs, with its guard against throwing listeners.
+export { WaitListeners } from '../wait-listeners.js';
