@@ -99,16 +99,14 @@ const middlewareCases: Case[] = [
 ];
 
 for (const [framework, make] of [
-  ['@doorman/express concurrencyLimit', expressLimit],
-  ['@doorman/koa concurrencyLimit', koaLimit],
+  ['@doorman/express concurrencyLimit', expressLimit as (options: never) => unknown],
+  ['@doorman/koa concurrencyLimit', koaLimit as (options: never) => unknown],
 ] as const) {
   table(framework, (o) => make(o as never), { limit: 4 }, middlewareCases);
 
   describe(`${framework} with \`limiter\``, () => {
     const limiter = new Semaphore({ limit: 2 });
     it.each([
-      ['maxQueue', 10],
-      ['queueTimeoutMs', 100],
       ['order', 'lifo'],
       ['name', 'api'],
       ['key', () => 'k'],

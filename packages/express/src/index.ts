@@ -1,17 +1,21 @@
-export type { HttpRejection } from '@doorman/http';
 export {
   DoormanError,
+  type DoormanErrorCode,
+  type HttpRejection,
   isDoormanError,
-  KeyedSemaphore,
   type Limiter,
   LimiterClosedError,
   LimiterUnavailableError,
   QueueFullError,
   QueueTimeoutError,
-  Semaphore,
-} from '@doorman/semaphore';
+  type ReleaseOutcome,
+  requestSignal,
+} from '@doorman/http';
+export { KeyedSemaphore, Semaphore } from '@doorman/semaphore';
 export {
   type ConcurrencyLimitMiddleware,
   type ConcurrencyLimitOptions,
   concurrencyLimit,
+  type RejectedHandler,
+  type WrappableHandler,
 } from './concurrency-limit.js';

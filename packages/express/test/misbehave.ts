@@ -35,7 +35,7 @@ function optionsFor({ option, misbehaviour, keyed }: MisbehaviourCase): Concurre
   if (option === 'weight') options['weight'] = act(1);
   if (option === 'priority') options['priority'] = act(0);
   if (option === 'skip') options['skip'] = act(false);
-  return options as ConcurrencyLimitOptions;
+  return options as unknown as ConcurrencyLimitOptions;
 }
 
 /**

@@ -143,8 +143,6 @@ describe('option validation at construction', () => {
   );
 
   it.each([
-    ['maxQueue', 10],
-    ['queueTimeoutMs', 1000],
     ['order', 'lifo'],
     ['name', 'db'],
     ['key', () => 'tenant'],
@@ -155,6 +153,12 @@ describe('option validation at construction', () => {
       `\`${name}\``,
       '`limiter`',
     );
+  });
+
+  it("takes `maxQueue` and `queueTimeoutMs` next to `limiter`: they bound this middleware's own line", () => {
+    const limiter = new Semaphore({ limit: 2 });
+    expect(concurrencyLimit({ limiter, maxQueue: 3, queueTimeoutMs: 100 }).limiter).toBe(limiter);
+    expectThrow({ limiter, maxQueue: -1 }, RangeError, '`maxQueue`', '`-1` (number)');
   });
 
   it('refuses unknown option keys, naming them', () => {

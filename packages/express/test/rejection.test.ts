@@ -3,6 +3,8 @@ import {
   concurrencyLimit,
   type HttpRejection,
 } from '@doorman/express';
+import type { LimitOptions } from '@doorman/http';
+import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import {
   type ExpressFactory,
@@ -20,7 +22,8 @@ describe.each(versions)('%s: rejection responses', (_label, express) => {
   /** A full route (limit 1 held, no queue): the next request is rejected. */
   async function rejectOnce(
     factory: ExpressFactory,
-    options: Omit<ConcurrencyLimitOptions, 'limit' | 'maxQueue'>,
+    options: Omit<LimitOptions<Request>, 'limit' | 'maxQueue'> &
+      Pick<ConcurrencyLimitOptions, 'onRejected'>,
     withErrorHandler = true,
   ) {
     const room = new Room();

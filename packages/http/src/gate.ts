@@ -5,10 +5,12 @@ import {
   KeyedSemaphore,
   type Limiter,
   type Permit,
+  QueueFullError,
   Semaphore,
 } from '@doorman/semaphore';
-import { check } from '@doorman/semaphore/internal';
+import { type CountsRejections, check, countRejection } from '@doorman/semaphore/internal';
 import { type GateOptions, gateDefaults } from './options.js';
+import { asHttpRejection, type HttpRejection } from './rejection.js';
 
 const gateKeys: ReadonlySet<string> = new Set([
   'limit',
@@ -25,27 +27,31 @@ const gateKeys: ReadonlySet<string> = new Set([
   'name',
 ]);
 /** Options that configure a semaphore the middleware builds, so they cannot go with `limiter`. */
-const builtOnly = ['maxQueue', 'queueTimeoutMs', 'order', 'name', 'key'] as const;
-
-/** A rejection as an HTTP error: the shape Koa's and Express's error handlers read. */
-export type HttpRejection = DoormanError & {
-  status: number;
-  statusCode: number;
-  expose: true;
-  headers: { 'Retry-After': string };
-};
+const builtOnly = ['order', 'name', 'key'] as const;
+/** The longest `Retry-After` written: 2^31 - 1 seconds, as caches take delta-seconds. */
+const maxRetryAfter = 2_147_483_647;
 
 /**
- * The framework-neutral part of the middleware: options parsed and checked
- * once, then the few per-request decisions (skip, key, weight, priority) and
- * the shape of a rejection. The adapters add only what their framework needs.
+ * The options of a middleware, parsed and checked once, and the few
+ * per-request decisions made from them (skip, key, weight, priority, the
+ * shape of a rejection). Everything here is framework-neutral.
  */
 export class Gate<Req> {
   /** What the middleware carries as `.limiter`: metrics read it. */
   readonly limiter: Limiter | KeyedSemaphore;
   readonly statusCode: number;
+  /** `maxQueue` as given or defaulted. */
+  readonly maxQueue: number;
+  /**
+   * Bound of this middleware's own line, checked before anything is
+   * allocated: `maxQueue`, except with `key`, where the keyed limiter bounds
+   * each key's line and a line over all keys would be the wrong bound.
+   */
+  readonly lineBound: number;
   private readonly single: Limiter | undefined;
   private readonly keyed: KeyedSemaphore | undefined;
+  /** Given to each acquire of a limiter the middleware did not build (it has its own default). */
+  private readonly timeoutMs: number | undefined;
   private readonly skipFn: ((req: Req) => boolean) | undefined;
   private readonly keyFn: ((req: Req) => string) | undefined;
   private readonly weightFn: ((req: Req) => number) | undefined;
@@ -66,6 +72,15 @@ export class Gate<Req> {
     }
 
     this.keyFn = check.optionalFunction('key', o['key']);
+    this.maxQueue =
+      o['maxQueue'] === undefined
+        ? gateDefaults.maxQueue
+        : check.countOrInfinity('maxQueue', o['maxQueue'], 0);
+    this.lineBound = this.maxQueue;
+    const queueTimeoutMs =
+      o['queueTimeoutMs'] === undefined
+        ? gateDefaults.queueTimeoutMs
+        : check.duration('queueTimeoutMs', o['queueTimeoutMs']);
     if (hasLimiter) {
       for (const name of builtOnly) {
         if (o[name] !== undefined) {
@@ -76,18 +91,17 @@ export class Gate<Req> {
       }
       this.single = checkLimiter(o['limiter']);
       this.limiter = this.single;
+      this.timeoutMs = queueTimeoutMs;
     } else {
       const semaphoreOptions = {
         limit: o['limit'] as number,
-        maxQueue: o['maxQueue'] === undefined ? gateDefaults.maxQueue : (o['maxQueue'] as number),
-        queueTimeoutMs:
-          o['queueTimeoutMs'] === undefined
-            ? gateDefaults.queueTimeoutMs
-            : (o['queueTimeoutMs'] as number),
+        maxQueue: this.maxQueue,
+        queueTimeoutMs,
         order: o['order'] === undefined ? 'fifo' : (o['order'] as 'fifo'),
         name: o['name'] === undefined ? gateDefaults.name : (o['name'] as string),
       };
       if (this.keyFn !== undefined) {
+        this.lineBound = Number.POSITIVE_INFINITY;
         this.keyed = new KeyedSemaphore(semaphoreOptions);
         this.limiter = this.keyed;
       } else {
@@ -120,7 +134,7 @@ export class Gate<Req> {
       this.retryAfterValue =
         retryAfter === undefined
           ? String(gateDefaults.retryAfter)
-          : String(Math.ceil(checkSeconds(retryAfter)));
+          : headerSeconds(checkSeconds(retryAfter));
     }
   }
 
@@ -162,44 +176,55 @@ export class Gate<Req> {
 
   /** Queues the request. `signal` aborts when the client goes away. */
   acquire(req: Req, key: string | undefined, weight: number, signal: AbortSignal): Promise<Permit> {
-    let options: AcquireOptions;
-    try {
-      if (this.priorityFn === undefined) options = { weight, signal };
-      else {
+    const options: AcquireOptions = { weight, signal };
+    if (this.timeoutMs !== undefined) options.timeoutMs = this.timeoutMs;
+    if (this.priorityFn !== undefined) {
+      try {
         const priority = this.priorityFn(req);
         if (typeof priority !== 'number') {
           throw new TypeError(
             `Expected \`priority\` to return a number, got ${check.show(priority)}`,
           );
         }
-        options = { weight, signal, priority };
+        options.priority = priority;
+      } catch (error) {
+        return Promise.reject(error);
       }
-    } catch (error) {
-      return Promise.reject(error);
     }
     if (this.keyed !== undefined) return this.keyed.acquire(key as string, options);
     return (this.single as Limiter).acquire(options);
   }
 
   /**
+   * A refusal made here, because this middleware's own line is full: counted
+   * by the limiter as its own `queue_full` when it can count one.
+   */
+  lineFull(): HttpRejection {
+    this.countLineFull();
+    const error = new QueueFullError(this.limiter.name, this.maxQueue);
+    return asHttpRejection(error, this.statusCode, this.retryAfterFor(error));
+  }
+
+  /** Counts a refusal of this middleware's own full line in the limiter's counters, when it can count one. */
+  countLineFull(): void {
+    (this.limiter as Partial<CountsRejections>)[countRejection]?.('queue_full');
+  }
+
+  /** Whether a refusal can be written without building its error (no `retryAfter` function to ask). */
+  get fixedRetryAfter(): string | undefined {
+    return this.retryAfterFn === undefined ? this.retryAfterValue : undefined;
+  }
+
+  /**
    * Turns a limiter's rejection into an HTTP error: `status`, `expose` and a
-   * `Retry-After` header, which Koa's `ctx.onerror` and Express's final
-   * handler both read. Returns undefined for anything that is not a doorman
-   * rejection (a bug, a bad `weight`): those go down the framework's error path.
+   * `Retry-After` header, which Koa's `ctx.onerror`, Express's final handler
+   * and Fastify's error handler all read. Returns undefined for anything that
+   * is not a doorman rejection (a bug, a bad `weight`): those go down the
+   * framework's error path.
    */
   httpRejection(error: unknown): HttpRejection | undefined {
     if (!isDoormanError(error)) return undefined;
-    const rejection = error as HttpRejection;
-    rejection.status = this.statusCode;
-    rejection.statusCode = this.statusCode;
-    rejection.expose = true;
-    rejection.headers = { 'Retry-After': this.retryAfterFor(error) };
-    return rejection;
-  }
-
-  /** The short plain-text body of a rejection, naming its code. */
-  bodyOf(rejection: HttpRejection): string {
-    return `${statusText(rejection.status)} (${rejection.code})\n`;
+    return asHttpRejection(error, this.statusCode, this.retryAfterFor(error));
   }
 
   private retryAfterFor(error: DoormanError): string {
@@ -208,18 +233,17 @@ export class Gate<Req> {
     // from anything but a number: fall back to the default.
     try {
       const seconds = this.retryAfterFn(error);
-      if (typeof seconds === 'number' && seconds >= 0 && seconds <= 1e9) {
-        return String(Math.ceil(seconds));
+      if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) {
+        return headerSeconds(seconds);
       }
     } catch {}
     return this.retryAfterValue;
   }
 }
 
-function statusText(status: number): string {
-  if (status === 503) return 'Service Unavailable';
-  if (status === 429) return 'Too Many Requests';
-  return 'Request Rejected';
+/** Whole seconds for `Retry-After`: rounded up, at most 2^31 - 1, never in exponent notation. */
+function headerSeconds(seconds: number): string {
+  return seconds >= maxRetryAfter ? String(maxRetryAfter) : String(Math.ceil(seconds));
 }
 
 function checkStatus(value: unknown): number {
@@ -263,6 +287,11 @@ function checkLimiter(value: unknown): Limiter {
   ) {
     throw new TypeError(
       `Expected \`limiter\` to be a Limiter (an object with \`acquire\`, \`name\`, \`limit\`, \`inUse\` and \`waiting\`), got ${check.show(value)}`,
+    );
+  }
+  if (value instanceof KeyedSemaphore) {
+    throw new TypeError(
+      `Expected \`limiter\` to be a Limiter, got a KeyedSemaphore ${check.show(limiter.name)}: pass \`limit\` with \`key\` instead`,
     );
   }
   return limiter;

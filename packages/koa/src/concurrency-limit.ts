@@ -1,116 +1,127 @@
-import type { ServerResponse } from 'node:http';
-import type { HttpRejection } from '@doorman/http';
-import { Gate, type GateOptions } from '@doorman/http/internal';
-import type { DoormanError, KeyedSemaphore, Limiter, Permit } from '@doorman/semaphore';
+import type { Stream } from 'node:stream';
+import type {
+  GateOptions,
+  HttpRejection,
+  KeyedLimitOptions,
+  LimiterOptions,
+  LimitOptions,
+} from '@doorman/http';
+import {
+  Door,
+  FULL,
+  Gate,
+  GONE,
+  Hold,
+  isFailure,
+  PASS,
+  rejectionBody,
+} from '@doorman/http/internal';
+import type { KeyedSemaphore, Limiter, Semaphore } from '@doorman/semaphore';
 import { check } from '@doorman/semaphore/internal';
 import type { Context, Middleware, Next } from 'koa';
 
-export interface ConcurrencyLimitOptions extends GateOptions<Context> {
-  /**
-   * Writes the response for a rejected request instead of the default
-   * (`statusCode`, `Retry-After`, a short text body). The error carries
-   * `status`, `expose` and `headers`: `throw error` hands it to your upstream
-   * error handler (or to Koa's, which renders exactly those).
-   */
-  onRejected?: (error: HttpRejection, ctx: Context) => void | Promise<void>;
-}
-
-export type ConcurrencyLimitMiddleware = Middleware & {
-  /** The limiter this middleware admits through: read its numbers, share it, export its metrics. */
-  readonly limiter: Limiter | KeyedSemaphore;
-};
-
 /**
- * When the work of one admitted request is over. In Koa that takes two
- * things: the downstream middleware has settled, and the response has
- * finished or its connection closed. A handler still busy for a client that
- * left keeps its permit (the backend is still doing the work), and a streamed
- * body holds it until the stream ends. Whichever comes second releases.
+ * Writes the response for a rejected request instead of the default
+ * (`statusCode`, `Retry-After`, a short text body). The error carries
+ * `status`, `expose` and `headers`: `throw error` hands it to your upstream
+ * error handler (or to Koa's, which renders exactly those).
  */
-class Hold {
-  permit: Permit | undefined = undefined;
-  settled = false;
-  closed = false;
-  controller: AbortController | undefined = undefined;
+export type RejectedHandler = (error: HttpRejection, ctx: Context) => void | Promise<void>;
 
-  responseClosed(): void {
-    this.closed = true;
-    if (this.permit === undefined) this.controller?.abort();
-    else if (this.settled) this.permit.release();
-  }
-
-  downstreamSettled(): void {
-    this.settled = true;
-    if (this.closed) this.permit?.release();
-  }
+interface RejectionOption {
+  onRejected?: RejectedHandler;
 }
 
-type HoldingResponse = ServerResponse & { [slot: symbol]: Hold | undefined };
+/** The options: exactly one of `limit` (with `key` for a limit per key) and `limiter`. */
+export type ConcurrencyLimitOptions<L extends Limiter = Limiter> = GateOptions<Context, L> &
+  RejectionOption;
+
+export type ConcurrencyLimitMiddleware<L = Limiter> = Middleware & {
+  /** The limiter this middleware admits through: read its numbers, share it, close it, export its metrics. */
+  readonly limiter: L;
+};
 
 /**
  * Admits at most `limit` concurrent requests (or as many as `limiter` allows);
  * queues the next ones up to `maxQueue` for at most `queueTimeoutMs`, and
  * rejects the rest with `statusCode` (503) and `Retry-After`.
+ *
+ * In Koa the work of a request is over when the downstream middleware has
+ * settled and the response has finished or closed: a handler still busy for
+ * a client that left keeps its permit (the backend is still doing the work),
+ * and a streamed body holds it until the stream ends.
  */
-export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitMiddleware {
-  const gate = new Gate<Context>(options, ['onRejected']);
-  // The hold rides on the response under this middleware's own slot (a request
-  // may pass several limits), so one listener per middleware serves every request.
-  const holdSlot = Symbol('doorman.hold');
-  function onResponseClose(this: HoldingResponse): void {
-    this[holdSlot]?.responseClosed();
-  }
-  const onRejected = check.optionalFunction<NonNullable<ConcurrencyLimitOptions['onRejected']>>(
-    'onRejected',
-    options.onRejected,
-  );
+export function concurrencyLimit<L extends Limiter>(
+  options: LimiterOptions<Context, L> & RejectionOption,
+): ConcurrencyLimitMiddleware<L>;
+export function concurrencyLimit(
+  options: KeyedLimitOptions<Context> & RejectionOption,
+): ConcurrencyLimitMiddleware<KeyedSemaphore>;
+export function concurrencyLimit(
+  options: LimitOptions<Context> & RejectionOption,
+): ConcurrencyLimitMiddleware<Semaphore>;
+export function concurrencyLimit(
+  options: ConcurrencyLimitOptions,
+): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
+export function concurrencyLimit(
+  options: ConcurrencyLimitOptions,
+): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore> {
+  const door = new Door<Context>(new Gate<Context>(options, ['onRejected']));
+  const onRejected = check.optionalFunction<RejectedHandler>('onRejected', options.onRejected);
 
-  const reject = async (error: unknown, ctx: Context): Promise<void> => {
-    const rejection = gate.httpRejection(error);
-    if (rejection === undefined) throw error;
+  // An async onRejected's rejection is returned to Koa, which hands it to ctx.onerror.
+  const reject = (rejection: HttpRejection, ctx: Context): void | Promise<void> => {
     if (onRejected !== undefined) return onRejected(rejection, ctx);
     ctx.status = rejection.status;
     ctx.set('Retry-After', rejection.headers['Retry-After']);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/plain';
-    ctx.body = gate.bodyOf(rejection);
+    ctx.body = rejectionBody(rejection.status, rejection.code);
   };
 
   const middleware = async function concurrencyLimit(ctx: Context, next: Next): Promise<void> {
-    if (gate.skips(ctx)) return next();
-    // The client left before we were reached (during a slow step upstream):
-    // there is no one to do the work for, and its close event is past.
-    if (ctx.res.closed || ctx.res.destroyed) return;
-    const key = gate.keyOf(ctx);
-    const weight = gate.weightOf(ctx);
-    const hold = new Hold();
-    // Before the first await, so a client leaving while queued is never missed.
-    (ctx.res as HoldingResponse)[holdSlot] = hold;
-    ctx.res.on('close', onResponseClose);
-    hold.permit = gate.tryAcquire(key, weight);
-    if (hold.permit === undefined) {
-      hold.controller = new AbortController();
-      try {
-        hold.permit = await gate.acquire(ctx, key, weight, hold.controller.signal);
-      } catch (error) {
-        if (hold.closed) return; // the client left while queued; counted as aborted
-        return reject(error, ctx);
-      }
-      if (hold.closed) {
-        // Admitted in the same tick as the client left: nothing to do the work for.
-        hold.permit.release();
+    const entry = door.enter(ctx, ctx.req, ctx.res, true);
+    if (entry === PASS) return next();
+    if (entry === GONE) return;
+    if (entry === FULL) return reject(door.lineFull(), ctx);
+    let hold: Hold;
+    if (entry instanceof Hold) hold = entry;
+    else {
+      const waited = await entry;
+      if (waited === GONE) return;
+      if (!(waited instanceof Hold)) return reject(waited, ctx);
+      hold = waited;
+      if (hold.ended) {
+        hold.settled(false);
         return;
       }
     }
+    let failed = false;
     try {
       await next();
+    } catch (error) {
+      failed = isFailure(error);
+      throw error;
     } finally {
-      hold.downstreamSettled();
+      watchBody(ctx, hold);
+      hold.settled(failed);
     }
   };
 
-  Object.defineProperty(middleware, 'limiter', { value: gate.limiter, enumerable: true });
-  return middleware as ConcurrencyLimitMiddleware;
+  Object.defineProperty(middleware, 'limiter', { value: door.gate.limiter, enumerable: true });
+  return middleware as ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
 }
 
-export type { DoormanError, HttpRejection };
+/**
+ * A body stream that fails after the headers went out ends the work: Koa 2
+ * leaves such a response open until the client leaves, and the permit must
+ * not wait for that.
+ */
+function watchBody(ctx: Context, hold: Hold): void {
+  const body = ctx.body as Partial<Stream> | null | undefined;
+  if (hold.ended || body === null || typeof body !== 'object' || typeof body.once !== 'function') {
+    return;
+  }
+  if (typeof body.pipe !== 'function') return;
+  body.once('error', () => hold.fail());
+}

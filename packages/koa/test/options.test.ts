@@ -65,9 +65,13 @@ describe('option validation at construction', () => {
     expect(build(options)).toThrow(message);
   });
 
+  it("takes `maxQueue` and `queueTimeoutMs` next to `limiter`: they bound this middleware's own line", () => {
+    const limiter = new Semaphore({ limit: 2 });
+    expect(build({ limiter, maxQueue: 3, queueTimeoutMs: 100 })).not.toThrow();
+    expect(build({ limiter, queueTimeoutMs: 0 })).toThrow(RangeError);
+  });
+
   it.each([
-    ['maxQueue', 10],
-    ['queueTimeoutMs', 1000],
     ['order', 'lifo'],
     ['name', 'db'],
     ['key', () => 'tenant'],

@@ -1,6 +1,12 @@
 import { createServer, type Server } from 'node:http';
-import { concurrencyLimit as expressLimit } from '@doorman/express';
-import { concurrencyLimit as koaLimit } from '@doorman/koa';
+import {
+  type ConcurrencyLimitOptions as ExpressLimitOptions,
+  concurrencyLimit as expressLimit,
+} from '@doorman/express';
+import {
+  type ConcurrencyLimitOptions as KoaLimitOptions,
+  concurrencyLimit as koaLimit,
+} from '@doorman/koa';
 import type { Limiter, LimiterStats } from '@doorman/semaphore';
 import express from 'express';
 import Koa from 'koa';
@@ -33,8 +39,8 @@ export function createApp(
   if (framework === 'express') {
     const middleware = expressLimit({
       ...rest,
-      ...(key === undefined ? {} : { key: (req) => key(req.path) }),
-    });
+      ...(key === undefined ? {} : { key: (req: { path: string }) => key(req.path) }),
+    } as ExpressLimitOptions);
     const app = express();
     app.get('/metrics', async (_req, res) => {
       res.type(registry.contentType).send(await registry.metrics());
@@ -47,8 +53,8 @@ export function createApp(
   }
   const middleware = koaLimit({
     ...rest,
-    ...(key === undefined ? {} : { key: (ctx) => key(ctx.path) }),
-  });
+    ...(key === undefined ? {} : { key: (ctx: { path: string }) => key(ctx.path) }),
+  } as KoaLimitOptions);
   const app = new Koa();
   app.use(async (ctx, next) => {
     if (ctx.path !== '/metrics') return next();

@@ -35,7 +35,17 @@ export class DoormanError extends Error {
   declare readonly [brand]: true;
 
   constructor(code: DoormanErrorCode, message: string, limiter?: string, options?: ErrorOptions) {
-    super(message, options);
+    // A rejection is flow control, not a bug: where it was made says nothing
+    // (it is always the limiter), and capturing a stack costs microseconds on
+    // the path that sheds load. So its stack is only its first line, and an
+    // error handler that logs it writes one short line per rejection.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, options);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = new.target.name;
     this.code = code;
     this.limiter = limiter;
@@ -45,11 +55,17 @@ export class DoormanError extends Error {
 
 /** The waiting line was full (`maxQueue`), so the acquire was refused at once. */
 export class QueueFullError extends DoormanError {
-  constructor(limiter?: string, maxQueue?: number) {
+  /**
+   * `shrunkTo` and `weight` are given when a waiter was refused because the
+   * limit shrank below its weight (`setLimit`): the line has no room for it.
+   */
+  constructor(limiter?: string, maxQueue?: number, shrunkTo?: number, weight?: number) {
     const why =
-      maxQueue === 0
-        ? 'no free permit and no waiting allowed (maxQueue 0)'
-        : `${maxQueue ?? 'the most'} waiter${maxQueue === 1 ? '' : 's'} already waiting`;
+      shrunkTo !== undefined
+        ? `the limit shrank to ${shrunkTo}, below this waiter's weight ${weight ?? '?'}`
+        : maxQueue === 0
+          ? 'no free permit and no waiting allowed (maxQueue 0)'
+          : `${maxQueue ?? 'the most'} waiter${maxQueue === 1 ? '' : 's'} already waiting`;
     super('QUEUE_FULL', `Queue full: ${why}${at(limiter)}`, limiter);
   }
 }

@@ -1,6 +1,12 @@
-import { LimiterClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
+import {
+  LimiterClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  type RejectionReason,
+} from './errors.js';
 import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
 import { OwnedPermit, type PermitOwner } from './permit.js';
+import { type CountsRejections, countRejection } from './rejection-count.js';
 import * as check from './validate.js';
 import { WaitListeners } from './wait-listeners.js';
 import { type QueueOrder, WaitQueue } from './wait-queue.js';
@@ -42,7 +48,9 @@ const now = () => performance.now();
  * nothing, so it keeps its permit; one that gives up first leaves the queue
  * and lets the waiters behind it be served at once. No permit is lost either way.
  */
-export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposable {
+export class Semaphore
+  implements Limiter, PermitOwner, WaiterHost, CountsRejections, AsyncDisposable
+{
   readonly name: string;
   private limitValue: number;
   private held = 0;
@@ -209,7 +217,8 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
    * Changes the limit. Growing admits waiters at once. Shrinking takes nothing
    * back: holders keep their units and no one is admitted until `inUse` has
    * fallen far enough. Waiters heavier than the new limit could never be
-   * served, so they are rejected with a `RangeError`.
+   * served, so they are refused as if the line had no room for them
+   * (`QueueFullError`, counted under `queue_full`).
    */
   setLimit(limit: number): void {
     check.integerAtLeast('limit', limit, 1);
@@ -219,11 +228,8 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
       for (const waiter of this.queue.toArray()) {
         if (waiter.weight > limit) {
           this.queue.remove(waiter);
-          waiter.reject(
-            new RangeError(
-              `Expected \`weight\` to be an integer from 1 to limit (${limit}), got \`${waiter.weight}\` (number): the limit shrank below it`,
-            ),
-          );
+          this.rejectedQueueFull++;
+          waiter.reject(new QueueFullError(this.name, undefined, limit, waiter.weight));
         }
       }
     }
@@ -263,6 +269,14 @@ export class Semaphore implements Limiter, PermitOwner, WaiterHost, AsyncDisposa
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** @internal Counts a rejection the HTTP middleware made in front of this semaphore. */
+  [countRejection](reason: RejectionReason): void {
+    if (reason === 'queue_full') this.rejectedQueueFull++;
+    else if (reason === 'timeout') this.rejectedTimeout++;
+    else if (reason === 'aborted') this.rejectedAborted++;
+    else if (reason === 'closed') this.rejectedClosed++;
   }
 
   /** @internal Called by a permit, once. */

@@ -1,4 +1,4 @@
-import { Semaphore } from '@doorman/semaphore';
+import { isDoormanError, Semaphore } from '@doorman/semaphore';
 import { describe, expect, it } from 'vitest';
 import { flush, track } from './helpers.js';
 
@@ -64,7 +64,7 @@ describe('setLimit', () => {
     expect(sem.inUse).toBe(2);
   });
 
-  it('rejects waiters heavier than the new limit with a RangeError and keeps the others', async () => {
+  it('refuses waiters heavier than the new limit as QUEUE_FULL, counts them, and keeps the others', async () => {
     const sem = new Semaphore({ limit: 4 });
     const holder = await sem.acquire({ weight: 4 });
     const heavy = track(sem.acquire({ weight: 4 }));
@@ -74,9 +74,10 @@ describe('setLimit', () => {
     expect(sem.waiting).toBe(1);
     await flush();
     expect(heavy.state).toBe('rejected');
-    expect(heavy.error).toBeInstanceOf(RangeError);
-    expect((heavy.error as Error).message).toMatch(/`weight`.*\(2\).*`4`/);
-    expect(alsoHeavy.error).toBeInstanceOf(RangeError);
+    expect(isDoormanError(heavy.error, 'QUEUE_FULL')).toBe(true);
+    expect((heavy.error as Error).message).toMatch(/shrank to 2, below this waiter's weight 4/);
+    expect(isDoormanError(alsoHeavy.error, 'QUEUE_FULL')).toBe(true);
+    expect(sem.counters.rejected.queue_full).toBe(2);
     expect(fits.state).toBe('pending');
     holder.release();
     await flush();
