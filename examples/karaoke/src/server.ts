@@ -15,9 +15,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ConcurrencyLimitMiddleware, concurrencyLimit } from '@doorman/express';
+import {
+  type ConcurrencyLimitMiddleware,
+  concurrencyLimit,
+  requestSignal,
+  type Semaphore,
+} from '@doorman/express';
 import { registerMetrics, type UnregisterMetrics } from '@doorman/prometheus';
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { Gauge, Registry } from 'prom-client';
 import type { GuestEvent } from './bar.js';
 
@@ -77,7 +82,7 @@ export class KaraokeServer {
   private readonly lineGauge: Gauge;
   private readonly doorGauge: Gauge;
   private doors = 0;
-  private currentDoor: ConcurrencyLimitMiddleware;
+  private currentDoor: ConcurrencyLimitMiddleware<Semaphore>;
   private unregister: UnregisterMetrics;
   private server: Server | undefined;
   private address = '';
@@ -116,7 +121,7 @@ export class KaraokeServer {
   }
 
   /** The middleware at the door this round; its `.limiter` holds the rooms. */
-  get door(): ConcurrencyLimitMiddleware {
+  get door(): ConcurrencyLimitMiddleware<Semaphore> {
     return this.currentDoor;
   }
 
@@ -126,7 +131,7 @@ export class KaraokeServer {
   }
 
   /** Puts up a new door for a round: a fresh middleware, reported under the same metrics name. */
-  openDoor(policy: DoorPolicy): ConcurrencyLimitMiddleware {
+  openDoor(policy: DoorPolicy): ConcurrencyLimitMiddleware<Semaphore> {
     const door = this.buildDoor(policy);
     this.unregister();
     this.currentDoor = door;
@@ -193,7 +198,7 @@ export class KaraokeServer {
     await closed;
   }
 
-  private buildDoor(policy: DoorPolicy): ConcurrencyLimitMiddleware {
+  private buildDoor(policy: DoorPolicy): ConcurrencyLimitMiddleware<Semaphore> {
     const { rooms, songMs, speed } = this.options;
     return concurrencyLimit({
       limit: rooms,
@@ -233,6 +238,7 @@ export class KaraokeServer {
       res.setHeader('X-Guest', String(guest));
       const enter = () => {
         const door = this.currentDoor;
+        res.locals['door'] = door;
         res.locals['arrived'] = performance.now();
         const before = door.limiter.waiting;
         door(req, res, next);
@@ -247,7 +253,10 @@ export class KaraokeServer {
       if (gathering.held.length >= gathering.expected) this.open();
     });
 
-    app.get('/sing', async (_req: Request, res: Response) => {
+    // A song holds its room until it is over, also for a guest who hangs up
+    // mid-song: `wrap` extends the door's hold until the handler settles, so
+    // the next guest never walks into a room still being cleared.
+    const sing = async (req: Request, res: Response): Promise<void> => {
       const guest = res.locals['guest'] as number;
       const room = this.rooms.indexOf(undefined);
       // The doorman admits at most `rooms` guests, so a room is always free here.
@@ -255,18 +264,19 @@ export class KaraokeServer {
       this.rooms[room] = guest;
       const waitedMs = (performance.now() - (res.locals['arrived'] as number)) * speed;
       this.emit({ type: 'starts', guest, room: room + 1, waitedMs });
-      // A guest who hangs up mid-song frees the room at once (Express releases
-      // the permit when the connection closes).
-      const left = new AbortController();
-      res.once('close', () => left.abort());
+      // A guest who hangs up mid-song stops singing at once.
+      const left = requestSignal(req);
       try {
-        await delay(songMs / speed, undefined, { signal: left.signal });
+        await delay(songMs / speed, undefined, { signal: left });
       } catch {
         // gone: the room is free below
       }
       this.rooms[room] = undefined;
       this.emit({ type: 'finishes', guest, room: room + 1 });
-      if (!left.signal.aborted) res.json({ guest, room: room + 1, sangMs: songMs });
+      if (!left.aborted) res.json({ guest, room: room + 1, sangMs: songMs });
+    };
+    app.get('/sing', (req: Request, res: Response, next: NextFunction) => {
+      (res.locals['door'] as ConcurrencyLimitMiddleware).wrap(sing)(req, res, next);
     });
 
     app.get('/metrics', async (_req, res) => {
