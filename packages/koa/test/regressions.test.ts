@@ -1,5 +1,7 @@
 // Regressions: each of these once failed (leaked a permit, or lifted the
 // limit unseen). The comment above each test says how.
+
+import { PassThrough } from 'node:stream';
 import { concurrencyLimit } from '@doorman/koa';
 import type { Semaphore } from '@doorman/semaphore';
 import Router from '@koa/router';
@@ -107,5 +109,61 @@ describe.each(koaVersions)('%s: regressions', (_label, KoaApp) => {
     expect(errors[0]).toBeInstanceOf(TypeError);
     expect(String((errors[0] as Error).message)).toMatch(/`skip`/);
     expect(sem.counters.acquired).toBe(0);
+  });
+});
+
+describe.each(koaVersions)('%s: a body stream that fails after the headers', (_label, KoaApp) => {
+  // Koa 2 leaves such a response open until the client leaves: the permit
+  // waited for that, so a client that stayed kept a slot for nothing.
+  it('releases the permit when the body stream fails, as dropped work', async () => {
+    const { app } = newApp(KoaApp);
+    const outcomes: string[] = [];
+    const inner = new (await import('@doorman/semaphore')).Semaphore({ limit: 1 });
+    const limiter = {
+      name: inner.name,
+      get limit() {
+        return inner.limit;
+      },
+      get inUse() {
+        return inner.inUse;
+      },
+      get waiting() {
+        return inner.waiting;
+      },
+      get counters() {
+        return inner.counters;
+      },
+      onWait: inner.onWait.bind(inner),
+      async acquire() {
+        const permit = await inner.acquire();
+        return {
+          weight: permit.weight,
+          get released() {
+            return permit.released;
+          },
+          release(outcome?: 'success' | 'dropped' | 'ignored') {
+            outcomes.push(outcome ?? 'success');
+            permit.release(outcome);
+          },
+          [Symbol.dispose]() {
+            permit.release();
+          },
+        };
+      },
+    };
+    const body = new PassThrough();
+    app.use(concurrencyLimit({ limiter }));
+    app.use(async (ctx) => {
+      ctx.body = body;
+    });
+    const { port } = await serve(app);
+    body.write('first chunk');
+    const call = get(port, '/');
+    await call.head;
+    body.destroy(new Error('the upstream stream broke'));
+    await until(() => inner.inUse === 0, 'the permit is back while the client is still there');
+    expect(outcomes).toEqual(['dropped']);
+    call.abort();
+    await call.outcome;
   });
 });
