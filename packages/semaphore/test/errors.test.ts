@@ -69,6 +69,23 @@ describe('errors', () => {
     expect(new QueueTimeoutError('api', 2000).message).toMatch(/2000 ms/);
   });
 
+  it('gives every rejection a one-line stack, so a logged rejection is one short line', async () => {
+    const sem = new Semaphore({ limit: 1, maxQueue: 0, name: 'api' });
+    const held = await sem.acquire();
+    const refused = await sem.acquire().catch((error: unknown) => error as Error);
+    expect(refused.stack).toBe(`QueueFullError: ${refused.message}`);
+    for (const error of [
+      new QueueTimeoutError('api', 10),
+      new LimiterClosedError('api'),
+      new LimiterUnavailableError('api', new Error('down')),
+    ]) {
+      expect(error.stack).toBe(`${error.name}: ${error.message}`);
+    }
+    // Other errors keep their stacks: the limit is restored after each rejection is made.
+    expect(new Error('plain').stack?.split('\n').length).toBeGreaterThan(1);
+    held.release();
+  });
+
   it('keeps the cause of LimiterClosedError and LimiterUnavailableError', () => {
     const reason = new Error('ECONNREFUSED');
     expect(new LimiterClosedError('x', reason).cause).toBe(reason);
