@@ -1,6 +1,7 @@
 // Option checks for registerMetrics. Each message names the option and shows
 // the value given and its type, as the rest of doorman does.
 import { check } from '@doorman/semaphore/internal';
+import { splitLabels } from './metric-definitions.js';
 
 const { show } = check;
 
@@ -12,7 +13,7 @@ export const defaultWaitBuckets: readonly number[] = Object.freeze([
 const metricNameRe = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const labelNameRe = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Label names doorman sets itself, or that Prometheus reserves. */
-const ownLabels: ReadonlySet<string> = new Set(['limiter', 'reason', 'le', 'quantile']);
+const ownLabels: ReadonlySet<string> = new Set(['limiter', ...splitLabels, 'le', 'quantile']);
 const optionKeys: ReadonlySet<string> = new Set(['registry', 'prefix', 'labels', 'buckets']);
 
 /** What registerMetrics needs of a prom-client `Registry` (any copy of prom-client). */
@@ -41,17 +42,8 @@ export function parseOptions(options: unknown): ParsedOptions {
       buckets: defaultWaitBuckets,
     };
   }
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected \`options\` to be an object, got ${show(options)}`);
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!optionKeys.has(key)) {
-      throw new TypeError(
-        `Unknown registerMetrics option \`${key}\`; expected one of ${[...optionKeys].map((k) => `\`${k}\``).join(', ')}`,
-      );
-    }
-  }
+  const o = check.plainObject('options', options);
+  check.knownKeys('registerMetrics options', o, optionKeys);
   return {
     registry: o['registry'] === undefined ? undefined : registryOption(o['registry']),
     prefix: o['prefix'] === undefined ? 'doorman_' : prefixOption(o['prefix']),
@@ -77,26 +69,16 @@ function registryOption(value: unknown): RegistryLike {
 }
 
 function prefixOption(value: unknown): string {
-  if (typeof value !== 'string') {
-    throw new TypeError(`Expected \`prefix\` to be a string, got ${show(value)}`);
-  }
-  if (value !== '' && !metricNameRe.test(value)) {
-    throw new RangeError(
-      `Expected \`prefix\` to start a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${show(value)}`,
-    );
-  }
+  const message = `Expected \`prefix\` to be a string that starts a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*, or empty), got ${show(value)}`;
+  if (typeof value !== 'string') throw new TypeError(message);
+  if (value !== '' && !metricNameRe.test(value)) throw new RangeError(message);
   return value;
 }
 
 function labelsOption(value: unknown): { labels: Record<string, string>; labelNames: string[] } {
   if (value === undefined) return { labels: {}, labelNames: [] };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      `Expected \`labels\` to be an object of label names to values, got ${show(value)}`,
-    );
-  }
   const labels: Record<string, string> = {};
-  for (const [name, v] of Object.entries(value)) {
+  for (const [name, v] of Object.entries(check.plainObject('labels', value))) {
     if (!labelNameRe.test(name) || name.startsWith('__')) {
       throw new RangeError(
         `Expected the names in \`labels\` to be valid label names ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __), got ${show(name)}`,
@@ -104,7 +86,7 @@ function labelsOption(value: unknown): { labels: Record<string, string>; labelNa
     }
     if (ownLabels.has(name)) {
       throw new RangeError(
-        `Label \`${name}\` in \`labels\` is set by doorman itself; choose another name`,
+        `Expected the names in \`labels\` to be other than ${[...ownLabels].map((l) => `\`${l}\``).join(', ')} (doorman and Prometheus set those), got ${show(name)}`,
       );
     }
     if (typeof v !== 'string' && typeof v !== 'number') {

@@ -1,29 +1,21 @@
-import { type LimiterStats, type RejectionReason, rejectionReasons } from '@doorman/semaphore';
+import { type LimiterStats, rejectionReasons } from '@doorman/semaphore';
 import { check } from '@doorman/semaphore/internal';
+import { register as defaultRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import {
-  Counter,
-  register as defaultRegistry,
-  Gauge,
-  type Registry,
-  type RegistryContentType,
-} from 'prom-client';
+  createSet,
+  dropUnwantedFamilies,
+  type Labels,
+  type MetricSet,
+  registerFamilies,
+  type Series,
+  seriesShape,
+  unregisterSet,
+} from './metric-set.js';
 import { parseOptions, type RegistryLike } from './options.js';
 
 const { show } = check;
 
-import { WaitHistogram } from './wait-histogram.js';
-
 export { rejectionReasons };
-
-/** The six metric names, after the prefix, in the order they are made. */
-export const metricSuffixes = Object.freeze([
-  'permits_in_use',
-  'permits_limit',
-  'waiters',
-  'acquired_total',
-  'rejected_total',
-  'wait_seconds',
-] as const);
 
 /** A limiter, or a middleware carrying one as `.limiter` (as both adapters return). */
 export type MetricsSource = LimiterStats | { readonly limiter: LimiterStats };
@@ -41,38 +33,6 @@ export interface RegisterMetricsOptions {
 
 /** Removes what one `registerMetrics` call added. Calling it again does nothing. */
 export type UnregisterMetrics = () => void;
-
-type Labels = Readonly<Record<string, string>>;
-
-/** One limiter on one metric set: its labels and its wait-time buckets. */
-export interface Series {
-  readonly limiter: LimiterStats;
-  readonly labels: Labels;
-  /** The label set as text: two series with the same identity would collide. */
-  readonly identity: string;
-  /** `labels` plus each `reason`, in the order of `rejectionReasons`. */
-  readonly reasonLabels: readonly Labels[];
-  /**
-   * Non-cumulative counts per bucket (the last is above every bound), then
-   * the sum of waits in seconds. Written by the wait listener, read at scrape.
-   */
-  readonly waits: Float64Array;
-  readonly stopWaits: () => void;
-  /** How many live registrations hold this series. */
-  holders: number;
-}
-
-/** The six metrics of one (registry, prefix), and the limiters they report. */
-interface MetricSet {
-  readonly registry: RegistryLike;
-  readonly prefix: string;
-  readonly labelNames: readonly string[];
-  readonly buckets: readonly number[];
-  readonly bySource: Map<LimiterStats, Series>;
-  readonly byIdentity: Map<string, Series>;
-  /** Each metric with its full name (prom-client's types do not show `name`). */
-  readonly metrics: ReadonlyArray<{ readonly name: string; readonly metric: object }>;
-}
 
 // State is kept per registry, under a global symbol, so that two copies of
 // this package in one app (its ESM and its CommonJS build) share it and do
@@ -129,9 +89,13 @@ export function registerMetrics(
   }
   if (plans.length === 0) return () => {};
 
-  if (set !== undefined) ensureRegistered(set);
-  else {
-    set = createSet(registry, parsed.prefix, parsed.labelNames, parsed.buckets);
+  const fresh = set === undefined;
+  set ??= createSet(registry, parsed.prefix, parsed.labelNames, parsed.buckets);
+  registerFamilies(
+    set,
+    plans.map((plan) => plan.limiter),
+  );
+  if (fresh) {
     if (sets === undefined) {
       sets = new Map();
       state.set(registry, sets);
@@ -163,6 +127,7 @@ export function registerMetrics(
       owner.byIdentity.delete(series.identity);
     }
     if (owner.bySource.size === 0) removeSet(owner);
+    else dropUnwantedFamilies(owner);
   };
 }
 
@@ -238,117 +203,8 @@ function checkCompatible(
   }
 }
 
-/** Puts the set's metrics (back) on its registry, e.g. after `registry.clear()`. */
-function ensureRegistered(set: MetricSet): void {
-  const missing = set.metrics.filter(({ name, metric }) => {
-    const present = set.registry.getSingleMetric(name);
-    if (present === metric) return false;
-    if (present !== undefined) throw nameTaken(name);
-    return true;
-  });
-  for (const { metric } of missing) set.registry.registerMetric(metric as never);
-}
-
-function nameTaken(name: string): Error {
-  return new Error(
-    `A metric named ${name} is already registered on this registry, and doorman did not register it. Use another \`prefix\`.`,
-  );
-}
-
-function createSet(
-  registry: RegistryLike,
-  prefix: string,
-  labelNames: readonly string[],
-  buckets: readonly number[],
-): MetricSet {
-  const bySource = new Map<LimiterStats, Series>();
-  const names = ['limiter', ...labelNames];
-  const reasonNames = [...names, 'reason'];
-  const gauge = (name: string, help: string, read: (limiter: LimiterStats) => number) =>
-    new Gauge({
-      name: prefix + name,
-      help,
-      labelNames: names,
-      registers: [],
-      collect(this: Gauge) {
-        this.reset();
-        for (const series of bySource.values()) this.set(series.labels, read(series.limiter));
-      },
-    });
-
-  const list = [
-    gauge(
-      'permits_in_use',
-      'Units of the limit held now (in this process, for a distributed limiter).',
-      (limiter) => limiter.inUse,
-    ),
-    gauge(
-      'permits_limit',
-      'Most units of the limit that may be held at once.',
-      (limiter) => limiter.limit,
-    ),
-    gauge(
-      'waiters',
-      'Acquirers waiting in the queue now (in this process, for a distributed limiter).',
-      (limiter) => limiter.waiting,
-    ),
-    new Counter({
-      name: `${prefix}acquired_total`,
-      help: 'Permits granted since the limiter was made, at once or after waiting.',
-      labelNames: names,
-      registers: [],
-      collect(this: Counter) {
-        this.reset();
-        for (const series of bySource.values()) {
-          this.inc(series.labels, finite(series.limiter.counters.acquired));
-        }
-      },
-    }),
-    new Counter({
-      name: `${prefix}rejected_total`,
-      help: 'Acquires refused since the limiter was made, by reason: queue_full, timeout, aborted, closed, unavailable.',
-      labelNames: reasonNames,
-      registers: [],
-      collect(this: Counter) {
-        this.reset();
-        for (const series of bySource.values()) {
-          const rejected = series.limiter.counters.rejected as Partial<
-            Record<RejectionReason, number>
-          >;
-          rejectionReasons.forEach((reason, i) => {
-            this.inc(series.reasonLabels[i] as Labels, finite(rejected?.[reason]));
-          });
-        }
-      },
-    }),
-    new WaitHistogram(
-      `${prefix}wait_seconds`,
-      'Time admitted acquirers waited in the queue, in seconds (0 when admitted at once).',
-      buckets,
-      bySource,
-    ),
-  ];
-
-  const metrics = list.map((metric, i) => ({ name: prefix + metricSuffixes[i], metric }));
-  for (const { name } of metrics) {
-    if (registry.getSingleMetric(name) !== undefined) throw nameTaken(name);
-  }
-  for (const { metric } of metrics) registry.registerMetric(metric as never);
-  return {
-    registry,
-    prefix,
-    labelNames,
-    buckets,
-    bySource,
-    byIdentity: new Map(),
-    metrics,
-  };
-}
-
 function removeSet(set: MetricSet): void {
-  for (const { name, metric } of set.metrics) {
-    if (set.registry.getSingleMetric(name) === metric) set.registry.removeSingleMetric(name);
-  }
+  unregisterSet(set);
   const sets = state.get(set.registry);
   if (sets?.get(set.prefix) === set) {
     sets.delete(set.prefix);
@@ -379,13 +235,9 @@ function createSeries(
     limiter,
     labels,
     identity,
-    reasonLabels: rejectionReasons.map((reason) => ({ ...labels, reason })),
+    ...seriesShape(limiter, labels),
     waits,
     stopWaits: limiter.onWait(listener),
     holders: 0,
   };
-}
-
-function finite(value: unknown): number {
-  return typeof value === 'number' && value >= 0 && value < Number.POSITIVE_INFINITY ? value : 0;
 }

@@ -1,4 +1,4 @@
-import type { Series } from './register-metrics.js';
+import type { Series } from './metric-set.js';
 
 interface Sample {
   metricName: string;

@@ -282,15 +282,15 @@ describe('bad input', () => {
       'Expected `limiters[1]` to be a limiter (name, limit, inUse, waiting, counters, onWait) or a middleware with `.limiter`, got `{"name":"x"}` (object)',
     );
     expect(() => registerMetrics(undefined as never)).toThrow(TypeError);
-    expect(() => registerMetrics(api, { registry, regsitry: registry } as never)).toThrow(
-      'Unknown registerMetrics option `regsitry`; expected one of `registry`, `prefix`, `labels`, `buckets`',
+    expect(() => registerMetrics(api, { registry, regsitry: 'x' } as never)).toThrow(
+      "Unknown option `regsitry` in registerMetrics options (given `'x'` (string)); expected one of `registry`, `prefix`, `labels`, `buckets`",
     );
     expect(() => registerMetrics(api, { registry: {} as never })).toThrow(
       /Expected `registry` to be a prom-client Registry/,
     );
     expect(() => registerMetrics(api, { registry, prefix: 'my-app' })).toThrow(RangeError);
     expect(() => registerMetrics(api, { registry, labels: { limiter: 'x' } })).toThrow(
-      'Label `limiter` in `labels` is set by doorman itself; choose another name',
+      "Expected the names in `labels` to be other than `limiter`, `reason`, `le`, `quantile` (doorman and Prometheus set those), got `'limiter'` (string)",
     );
     expect(() => registerMetrics(api, { registry, labels: { 'bad-name': 'x' } })).toThrow(
       RangeError,
@@ -304,5 +304,58 @@ describe('bad input', () => {
     expect(registry.getMetricsAsArray()).toHaveLength(0);
     expect(registerMetrics([], { registry })).toBeTypeOf('function');
     expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+});
+
+/** A limiter that keeps the distributed counters on top of the usual ones. */
+class LeasedLimiter extends FakeLimiter {
+  leasesLost = 0;
+  failOpen = 0;
+
+  override get counters() {
+    return { ...super.counters, leasesLost: this.leasesLost, failOpen: this.failOpen };
+  }
+}
+
+describe('optional metrics', () => {
+  it('exports leases lost and fail-open only for the limiters that count them', async () => {
+    const registry = new Registry();
+    const plain = new Semaphore({ limit: 1, name: 'plain' });
+    const unregisterPlain = registerMetrics(plain, { registry });
+    expect(registry.getSingleMetric('doorman_leases_lost_total')).toBeUndefined();
+    expect(await registry.metrics()).not.toContain('leases_lost');
+
+    const shared = new LeasedLimiter('shared');
+    shared.leasesLost = 3;
+    shared.failOpen = 2;
+    const unregisterShared = registerMetrics(shared, { registry });
+    let samples = await samplesOf(registry);
+    expect(samples.get('doorman_leases_lost_total{limiter="shared"}')).toBe(3);
+    expect(samples.get('doorman_fail_open_total{limiter="shared"}')).toBe(2);
+    // Only the limiter that counts them has the series: `plain` has none.
+    expect([...samples.keys()].filter((k) => /leases_lost|fail_open/.test(k))).toHaveLength(2);
+    shared.leasesLost = 4;
+    samples = await samplesOf(registry);
+    expect(samples.get('doorman_leases_lost_total{limiter="shared"}')).toBe(4);
+    expect(await limitersOn(registry, 'doorman_acquired_total')).toEqual(['plain', 'shared']);
+
+    // The last limiter that has them leaves: the families go, the rest stay.
+    unregisterShared();
+    expect(registry.getSingleMetric('doorman_leases_lost_total')).toBeUndefined();
+    expect(registry.getSingleMetric('doorman_fail_open_total')).toBeUndefined();
+    expect(await limitersOn(registry)).toEqual(['plain']);
+    unregisterPlain();
+    expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+
+  it('refuses, leaving no trace, when an optional metric name is taken by another metric', () => {
+    const registry = new Registry();
+    new Counter({ name: 'doorman_fail_open_total', help: 'not ours', registers: [registry] });
+    registerMetrics(new Semaphore({ limit: 1, name: 'plain' }), { registry });
+    const before = registry.getMetricsAsArray().length;
+    expect(() => registerMetrics(new LeasedLimiter('shared'), { registry })).toThrow(
+      /doorman_fail_open_total is already registered/,
+    );
+    expect(registry.getMetricsAsArray()).toHaveLength(before);
   });
 });

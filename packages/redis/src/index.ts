@@ -1,3 +1,7 @@
 export type { RedisClient } from './hub.js';
 export { LeaseLostError, RedisPermit } from './permit.js';
-export { RedisSemaphore, type RedisSemaphoreOptions } from './redis-semaphore.js';
+export {
+  type RedisLimiterCounters,
+  RedisSemaphore,
+  type RedisSemaphoreOptions,
+} from './redis-semaphore.js';

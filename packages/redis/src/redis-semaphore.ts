@@ -56,6 +56,14 @@ const optionKeys: ReadonlySet<string> = new Set([
   'unavailableAfterMs',
   'onLeaseLost',
 ]);
+/** The counters of a RedisSemaphore: the core's, plus what only a distributed limiter has. */
+export interface RedisLimiterCounters extends LimiterCounters {
+  /** Permits whose lease ran out before release: Redis stopped counting them. */
+  leasesLost: number;
+  /** Permits granted without Redis, under `failOpen`, while it was unreachable. */
+  failOpen: number;
+}
+
 const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs', 'priority']);
 
 /** The commands RedisSemaphore defines on the client. */
@@ -165,6 +173,8 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   private rejectedAborted = 0;
   private rejectedClosed = 0;
   private rejectedUnavailable = 0;
+  private leasesLostCount = 0;
+  private failOpenCount = 0;
 
   constructor(options: RedisSemaphoreOptions) {
     const o = check.plainObject('options', options);
@@ -229,8 +239,10 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     return this.closed;
   }
 
-  get counters(): LimiterCounters {
+  get counters(): RedisLimiterCounters {
     return {
+      leasesLost: this.leasesLostCount,
+      failOpen: this.failOpenCount,
       acquired: this.acquiredCount,
       released: this.releasedCount,
       rejected: {
@@ -491,6 +503,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     const permit = new RedisPermit(this, this.hub.nextId(weight), weight, true, 0, this.name);
     this.held += weight;
     this.acquiredCount++;
+    this.failOpenCount++;
     if (this.waits.list !== undefined) this.waits.emit(0);
     resolve(permit);
   }
@@ -636,6 +649,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
   private lose(permit: RedisPermit): void {
     this.holders.delete(permit.id);
     if (!permit.markLost()) return;
+    this.leasesLostCount++;
     const hook = this.onLeaseLost;
     if (hook === undefined) return;
     try {

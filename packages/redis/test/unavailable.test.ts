@@ -88,10 +88,13 @@ describe('Redis unreachable', () => {
     local.release();
     expect(lenient.inUse).toBe(0);
     expect(lenient.counters.rejected.unavailable).toBe(0);
+    expect(lenient.counters.failOpen).toBe(1);
+    expect(strict.counters.failOpen).toBe(0);
 
     // The held permit's lease cannot be renewed: it is flagged lost, not thrown.
     await vi.waitFor(() => expect(lost).toContain(kept), { timeout: 5000 });
     expect(kept.lost).toBe(true);
+    expect(strict.counters.leasesLost).toBe(1);
     expect(kept.signal.aborted).toBe(true);
     expect((kept.signal.reason as { code?: string }).code).toBe('LEASE_LOST');
 
