@@ -72,7 +72,7 @@ describe('errors', () => {
   it('gives every rejection a one-line stack, so a logged rejection is one short line', async () => {
     const sem = new Semaphore({ limit: 1, maxQueue: 0, name: 'api' });
     const held = await sem.acquire();
-    const refused = await sem.acquire().catch((error: unknown) => error as Error);
+    const refused = (await sem.acquire().catch((error: unknown) => error)) as Error;
     expect(refused.stack).toBe(`QueueFullError: ${refused.message}`);
     for (const error of [
       new QueueTimeoutError('api', 10),
