@@ -44,8 +44,10 @@ export class Gate<Req> {
   readonly maxQueue: number;
   /**
    * Bound of this middleware's own line, checked before anything is
-   * allocated: `maxQueue`, except with `key`, where the keyed limiter bounds
-   * each key's line and a line over all keys would be the wrong bound.
+   * allocated: `maxQueue`. Unbounded here where the semaphore the middleware
+   * built must decide: with `key` it bounds each key's line (a line over all
+   * keys would be the wrong bound), and with `priority` it may let in a
+   * newcomer who outranks everyone waiting even when the line is full.
    */
   readonly lineBound: number;
   private readonly single: Limiter | undefined;
@@ -123,6 +125,7 @@ export class Gate<Req> {
       }
     }
     this.priorityFn = check.optionalFunction('priority', o['priority']);
+    if (this.priorityFn !== undefined && !hasLimiter) this.lineBound = Number.POSITIVE_INFINITY;
     this.skipFn = check.optionalFunction('skip', o['skip']);
     this.statusCode =
       o['statusCode'] === undefined ? gateDefaults.statusCode : checkStatus(o['statusCode']);
