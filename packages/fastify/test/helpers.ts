@@ -1,0 +1,244 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
+import type {
+  AcquireOptions,
+  Limiter,
+  LimiterCounters,
+  Permit,
+  ReleaseOutcome,
+  WaitListener,
+} from '@doorman/semaphore';
+import { Semaphore } from '@doorman/semaphore';
+import fastify, { type FastifyInstance } from 'fastify';
+import fastify4 from 'fastify4';
+import { afterEach, expect, vi } from 'vitest';
+
+export type FastifyFactory = typeof fastify;
+
+/** Every behaviour test runs once per supported Fastify major (Fastify 4 typed as 5 here). */
+export const versions: Array<[string, FastifyFactory]> = [
+  ['fastify 5', fastify],
+  ['fastify 4', fastify4 as unknown as FastifyFactory],
+];
+
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Listens with apps on an ephemeral port and closes them (and every
+ * connection still open) after each test. Call it inside a `describe`.
+ */
+export function useApps(): (app: FastifyInstance) => Promise<number> {
+  const apps = new Set<FastifyInstance>();
+  afterEach(async () => {
+    const closing = [...apps].map(async (app) => {
+      app.server.closeAllConnections();
+      await app.close();
+    });
+    apps.clear();
+    await Promise.all(closing);
+  });
+  return async (app) => {
+    apps.add(app);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return (app.server.address() as net.AddressInfo).port;
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface OpenRequest {
+  /** The client side: `destroy()` it to walk away. */
+  req: http.ClientRequest;
+  /** The reply (rejects once the request is destroyed). */
+  reply: Promise<Reply>;
+  /** Resolves once the first body chunk has arrived. */
+  firstChunk: Promise<void>;
+}
+
+/** Sends a request on its own connection and keeps a handle on it. */
+export function open(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): OpenRequest {
+  const reply = deferred<Reply>();
+  const firstChunk = deferred();
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    path,
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    agent: false,
+  });
+  req.on('error', (error) => reply.reject(error));
+  req.on('response', (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      body += chunk;
+      firstChunk.resolve();
+    });
+    res.on('end', () => reply.resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    res.on('error', (error) => reply.reject(error));
+  });
+  req.end();
+  reply.promise.catch(() => {});
+  return { req, reply: reply.promise, firstChunk: firstChunk.promise };
+}
+
+/** Sends a request and resolves with its reply. */
+export function get(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  return open(port, path, options).reply;
+}
+
+/** Writes raw bytes on a fresh connection (for pipelining); the socket is the test's to destroy. */
+export async function rawSocket(port: number, data: string): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(data);
+  return socket;
+}
+
+/** Waits (polling, never sleeping a fixed time) until `check` stops throwing. */
+export function until(check: () => void): Promise<void> {
+  return vi.waitFor(check, { interval: 2, timeout: 5000 });
+}
+
+/** Asserts that nothing is held nor waiting, and every permit acquired came back. */
+export async function settled(limiter: {
+  inUse: number;
+  waiting: number;
+  counters: LimiterCounters;
+}): Promise<void> {
+  await until(() => {
+    expect(limiter.inUse).toBe(0);
+    expect(limiter.waiting).toBe(0);
+    expect(limiter.counters.released).toBe(limiter.counters.acquired);
+  });
+}
+
+/**
+ * Handlers the test lets finish one by one: each records its label (`x-id`),
+ * waits for its turn, then answers. Counts how many run at once.
+ */
+export class Room {
+  running = 0;
+  peak = 0;
+  readonly started: string[] = [];
+  private readonly turns: Array<Deferred<void>> = [];
+  private released = 0;
+  private waiters: Array<{ n: number; done: Deferred<void> }> = [];
+
+  /** A route handler: answers `sang <id>` once released. */
+  readonly handler = async (request: { headers: IncomingHttpHeaders }): Promise<string> => {
+    await this.enter(String(request.headers['x-id'] ?? ''));
+    this.running--;
+    return `sang ${String(request.headers['x-id'] ?? '')}`;
+  };
+
+  /** Resolves once `n` handlers have started in total. */
+  whenStarted(n: number): Promise<void> {
+    if (this.started.length >= n) return Promise.resolve();
+    const done = deferred();
+    this.waiters.push({ n, done });
+    return done.promise;
+  }
+
+  releaseNext(): void {
+    const turn = this.turns[this.released];
+    if (turn === undefined) throw new Error('no held handler to release');
+    this.released++;
+    turn.resolve();
+  }
+
+  releaseAll(): void {
+    while (this.released < this.turns.length) this.releaseNext();
+  }
+
+  enter(label: string): Promise<void> {
+    this.running++;
+    this.peak = Math.max(this.peak, this.running);
+    this.started.push(label);
+    const turn = deferred();
+    this.turns.push(turn);
+    const ready = this.waiters.filter((w) => this.started.length >= w.n);
+    this.waiters = this.waiters.filter((w) => this.started.length < w.n);
+    for (const waiter of ready) waiter.done.resolve();
+    return turn.promise;
+  }
+}
+
+/** A Semaphore that records the outcome of every release, in order. */
+export class RecordingLimiter implements Limiter {
+  readonly outcomes: ReleaseOutcome[] = [];
+  readonly semaphore: Semaphore;
+
+  constructor(limit: number, name = 'recording') {
+    this.semaphore = new Semaphore({ limit, name });
+  }
+  get name(): string {
+    return this.semaphore.name;
+  }
+  get limit(): number {
+    return this.semaphore.limit;
+  }
+  get inUse(): number {
+    return this.semaphore.inUse;
+  }
+  get waiting(): number {
+    return this.semaphore.waiting;
+  }
+  get counters(): LimiterCounters {
+    return this.semaphore.counters;
+  }
+  onWait(listener: WaitListener): () => void {
+    return this.semaphore.onWait(listener);
+  }
+  async acquire(options?: AcquireOptions): Promise<Permit> {
+    return this.record(await this.semaphore.acquire(options));
+  }
+  tryAcquire(weight?: number): Permit | undefined {
+    const permit = this.semaphore.tryAcquire(weight);
+    return permit === undefined ? undefined : this.record(permit);
+  }
+  private record(permit: Permit): Permit {
+    const outcomes = this.outcomes;
+    return {
+      weight: permit.weight,
+      get released() {
+        return permit.released;
+      },
+      release(outcome?: ReleaseOutcome) {
+        if (!permit.released) outcomes.push(outcome ?? 'success');
+        permit.release(outcome);
+      },
+      [Symbol.dispose]() {
+        this.release();
+      },
+    };
+  }
+}
