@@ -2,6 +2,7 @@
 // (tsconfig.test.json): each `@ts-expect-error` line must be an error, or
 // the type check fails. Never executed.
 import { concurrencyLimit as expressLimit } from '@doorman/express';
+import { concurrencyLimit as fastifyLimit } from '@doorman/fastify';
 import { guard } from '@doorman/http';
 import { concurrencyLimit as koaLimit } from '@doorman/koa';
 import { type KeyedSemaphore, Semaphore } from '@doorman/semaphore';
@@ -48,4 +49,18 @@ export async function guardOptions(): Promise<void> {
   await guard({ limit: 2 }, listener).limiter.close();
   const semaphore: Semaphore = guard({ limiter: shared }, listener).limiter;
   await semaphore.idle();
+}
+
+export async function fastifyOptions(): Promise<void> {
+  // @ts-expect-error neither `limit` nor `limiter`
+  fastifyLimit({});
+  // @ts-expect-error both `limit` and `limiter`
+  fastifyLimit({ limit: 2, limiter: shared });
+  // @ts-expect-error `key` configures a semaphore the hook would build
+  fastifyLimit({ limiter: shared, key: () => 'k' });
+  await fastifyLimit({ limit: 2 }).limiter.idle();
+  const semaphore: Semaphore = fastifyLimit({ limiter: shared, queueTimeoutMs: 100 }).limiter;
+  await semaphore.close();
+  const keyed: KeyedSemaphore = fastifyLimit({ limit: 2, key: (request) => request.ip }).limiter;
+  await keyed.close();
 }
