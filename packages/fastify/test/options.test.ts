@@ -30,6 +30,21 @@ describe('options', () => {
     expect(concurrencyLimit({ limit: 3, key: () => 'k' }).limiter.size).toBe(0);
   });
 
+  it('works as a preHandler hook too, where key can read the parsed body', async () => {
+    const limit = concurrencyLimit({
+      limit: 1,
+      key: (request) => String((request.body as { tenant?: string } | undefined)?.tenant),
+    });
+    const app = fastify();
+    app.post('/job', { preHandler: limit }, async () => 'queued');
+    await app.ready();
+    const reply = await app.inject({ method: 'POST', url: '/job', payload: { tenant: 'acme' } });
+    expect(reply.body).toBe('queued');
+    expect(limit.limiter.counters.acquired).toBe(1);
+    expect(limit.limiter.inUse).toBe(0);
+    await app.close();
+  });
+
   it('is accepted by Fastify as an app-wide and a per-route onRequest hook', async () => {
     const limit = concurrencyLimit({ limit: 1 });
     const app = fastify();
@@ -46,6 +61,8 @@ describe('options', () => {
     await app.ready();
     expect((await app.inject('/x/7')).body).toBe('7');
     expect((await app.inject('/y/8')).body).toBe('8');
+    expect(limit.limiter.inUse).toBe(0);
+    expect(limit.limiter.counters.acquired).toBe(2);
     await app.close();
   });
 });
