@@ -20,6 +20,28 @@ describe.each(versions)('%s: onRejected', (_name, fastify) => {
     return { port, room, first };
   }
 
+  it('answers each default refusal once: Fastify logs no warning nor error about a second send', async () => {
+    const lines: string[] = [];
+    const app = fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => void lines.push(line) } },
+    });
+    const hook = concurrencyLimit({ limit: 1, maxQueue: 1, queueTimeoutMs: 10 });
+    const room = new Room();
+    app.addHook('onRequest', hook);
+    app.get('/sing', room.handler);
+    const port = await listen(app);
+    const first = get(port, '/sing');
+    await room.whenStarted(1);
+    const timedOut = get(port, '/sing');
+    await until(() => expect(hook.limiter.waiting).toBe(1));
+    const full = await get(port, '/sing');
+    expect((await timedOut).body).toBe('Service Unavailable (QUEUE_TIMEOUT)\n');
+    expect(full.body).toBe('Service Unavailable (QUEUE_FULL)\n');
+    room.releaseAll();
+    await first;
+    expect(lines).toEqual([]);
+  });
+
   it('answers with what a sync onRejected sends', async () => {
     const seen: HttpRejection[] = [];
     const hook = concurrencyLimit({
