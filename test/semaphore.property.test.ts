@@ -291,8 +291,10 @@ class Model {
     if (shrinking) {
       for (const w of [...this.queue]) {
         if (w.weight > limit) {
+          // No room in the line any more: refused as QUEUE_FULL, and counted.
           this.unqueue(w);
-          this.settle(w.id, 'RANGE');
+          this.counters.rejected.queue_full++;
+          this.settle(w.id, 'QUEUE_FULL');
         }
       }
     }
