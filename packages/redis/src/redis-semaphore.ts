@@ -68,10 +68,10 @@ const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs
 
 /** The commands RedisSemaphore defines on the client. */
 interface ScriptCommands {
-  doormanSemAcquire3(...args: Array<string | number>): Promise<[number, number]>;
-  doormanSemRelease3(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemCancel3(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemRenew3(...args: Array<string | number>): Promise<number[]>;
+  doormanSemAcquire4(...args: Array<string | number>): Promise<[number, number]>;
+  doormanSemRelease4(...args: Array<string | number>): Promise<Array<number | string>>;
+  doormanSemCancel4(...args: Array<string | number>): Promise<Array<number | string>>;
+  doormanSemRenew4(...args: Array<string | number>): Promise<number[]>;
 }
 
 const now = () => performance.now();
@@ -385,7 +385,13 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     if (!permit.local && this.holders.delete(permit.id)) {
       // If this fails, the permit's lease (no longer renewed) frees it in Redis.
       this.command(
-        this.redis.doormanSemRelease3(...this.keys, this.channelBase, this.limit, permit.id),
+        this.redis.doormanSemRelease4(
+          ...this.keys,
+          this.channelBase,
+          this.limit,
+          this.leaseMs,
+          permit.id,
+        ),
       );
     }
     this.checkIdle();
@@ -434,12 +440,12 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     waiter.sent = true;
     const sentAt = now();
     this.redis
-      .doormanSemAcquire3(
+      .doormanSemAcquire4(
         ...this.keys,
         this.channelBase,
         this.limit,
-        waiter.id,
         this.leaseMs,
+        waiter.id,
         this.maxQueue === Number.POSITIVE_INFINITY ? -1 : this.maxQueue,
       )
       .then(
@@ -541,7 +547,9 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
 
   private cancelInRedis(id: string): void {
     // If this fails, the waiter's lease (no longer renewed) frees its place.
-    this.command(this.redis.doormanSemCancel3(...this.keys, this.channelBase, this.limit, id));
+    this.command(
+      this.redis.doormanSemCancel4(...this.keys, this.channelBase, this.limit, this.leaseMs, id),
+    );
   }
 
   // ---- leases -----------------------------------------------------------
@@ -586,7 +594,7 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
     this.renewing = true;
     const sentAt = now();
     withDeadline(
-      this.redis.doormanSemRenew3(...this.keys, this.channelBase, this.limit, this.leaseMs, ...ids),
+      this.redis.doormanSemRenew4(...this.keys, this.channelBase, this.limit, this.leaseMs, ...ids),
       this.unavailableAfterMs,
     ).then(
       (reply) => {
@@ -725,11 +733,11 @@ export class RedisSemaphore implements Limiter, HubMember, RedisPermitOwner, Asy
 }
 
 function defineCommands(redis: RedisClient & Partial<ScriptCommands>): void {
-  if (typeof redis.doormanSemAcquire3 === 'function') return;
-  redis.defineCommand('doormanSemAcquire3', { numberOfKeys: 4, lua: acquireScript });
-  redis.defineCommand('doormanSemRelease3', { numberOfKeys: 4, lua: releaseScript });
-  redis.defineCommand('doormanSemCancel3', { numberOfKeys: 4, lua: cancelScript });
-  redis.defineCommand('doormanSemRenew3', { numberOfKeys: 4, lua: renewScript });
+  if (typeof redis.doormanSemAcquire4 === 'function') return;
+  redis.defineCommand('doormanSemAcquire4', { numberOfKeys: 4, lua: acquireScript });
+  redis.defineCommand('doormanSemRelease4', { numberOfKeys: 4, lua: releaseScript });
+  redis.defineCommand('doormanSemCancel4', { numberOfKeys: 4, lua: cancelScript });
+  redis.defineCommand('doormanSemRenew4', { numberOfKeys: 4, lua: renewScript });
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -107,8 +107,8 @@ describe('state in Redis', () => {
     const waiter = s.acquire({ weight: 2 });
     await vi.waitFor(async () => expect(await redis.zcard(keys.queue)).toBe(1));
     const [queued] = await redis.zrange(keys.queue, 0, -1);
-    // Holders and waiters both have a lease; the waiter is also in the line.
-    expect((await redis.zrange(keys.leases, 0, -1)).sort()).toEqual([a.id, queued].sort());
+    // Holders and waiters both have a lease (a waiter's under '?' and its id); the waiter is also in the line.
+    expect((await redis.zrange(keys.leases, 0, -1)).sort()).toEqual([a.id, `?${queued}`].sort());
     expect(await redis.get(keys.used)).toBe('2');
     expect(await redis.get(keys.seq)).toBe('1');
     // Leases are on the Redis server's clock.
@@ -168,7 +168,8 @@ describe('state in Redis', () => {
     // Grant it behind the library's back, without the PUBLISH: as if the message was lost.
     await redis
       .multi()
-      .zrem(keys.leases, 'elsewhere:1:1')
+      .zrem(keys.leases, 'elsewhere:1:1', `?${id}`)
+      .zadd(keys.leases, far, id as string)
       .zrem(keys.queue, id as string)
       .del(keys.seq)
       .exec();
