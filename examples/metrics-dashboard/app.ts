@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { concurrencyLimit } from '@doorman/express';
 import { registerMetrics } from '@doorman/prometheus';
+import { RedisSemaphore } from '@doorman/redis';
 import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
 export interface DashboardAppOptions {
@@ -9,30 +11,51 @@ export interface DashboardAppOptions {
   registry?: Registry;
   /** How long one song takes, in ms. Default: 50 to 200 ms. */
   songMs?: () => number;
+  /**
+   * With a Redis client, a song also needs one of 3 microphones shared by
+   * every instance of the bar on that Redis (a `RedisSemaphore`): the
+   * dashboard's cluster-wide panels show them.
+   */
+  redis?: Redis;
+  /** The Redis key of the shared microphones. Default `'karaoke-microphones'`. */
+  microphonesKey?: string;
 }
 
 /**
  * The karaoke bar with 4 rooms, instrumented: `GET /sing` takes a room for
  * one song (4 at a time, 8 more wait at the door for up to 1 s, the rest are
- * turned away with 503), and `GET /metrics` shows the doorman metrics that
+ * turned away with 503) and, given Redis, one of the 3 microphones shared by
+ * every instance, and `GET /metrics` shows the doorman metrics that
  * Prometheus scrapes and the Grafana dashboard draws.
  */
 export function createApp(options: DashboardAppOptions = {}): {
   app: Express;
   registry: Registry;
+  microphones: RedisSemaphore | undefined;
 } {
   const registry = options.registry ?? new Registry();
   const songMs = options.songMs ?? (() => 50 + Math.random() * 150);
 
   const rooms = concurrencyLimit({ limit: 4, maxQueue: 8, queueTimeoutMs: 1000, name: 'rooms' });
-  registerMetrics(rooms, { registry });
+  const microphones =
+    options.redis === undefined
+      ? undefined
+      : new RedisSemaphore({
+          redis: options.redis,
+          key: options.microphonesKey ?? 'karaoke-microphones',
+          limit: 3,
+          name: 'microphones',
+        });
+  registerMetrics(microphones === undefined ? rooms : [rooms, microphones], { registry });
+  const limits =
+    microphones === undefined ? [rooms] : [rooms, concurrencyLimit({ limiter: microphones })];
 
   const app = express();
   // Not limited: a scrape must get through however busy the bar is.
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  app.get('/sing', rooms, async (_req, res) => {
+  app.get('/sing', ...limits, async (_req, res) => {
     await delay(songMs());
     res.json({ sung: 1 });
   });
@@ -41,5 +64,5 @@ export function createApp(options: DashboardAppOptions = {}): {
       .type('text/plain')
       .send('GET /sing takes one of 4 rooms for a song; GET /metrics for Prometheus.\n');
   });
-  return { app, registry };
+  return { app, registry, microphones };
 }

@@ -1,7 +1,11 @@
+import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 
 const port = Number(process.env['PORT'] ?? 3000);
-const { app } = createApp();
+// With REDIS_URL, the instances started on it share 3 microphones.
+const url = process.env['REDIS_URL'];
+const redis = url ? new Redis(url) : undefined;
+const { app } = createApp(redis === undefined ? {} : { redis });
 const server = app.listen(port, '127.0.0.1', () => {
   const address = server.address();
   const actual = typeof address === 'object' && address !== null ? address.port : port;
@@ -11,6 +15,7 @@ const server = app.listen(port, '127.0.0.1', () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     server.closeAllConnections();
+    redis?.disconnect();
     server.close(() => process.exit(0));
   });
 }

@@ -13,21 +13,22 @@ beforeAll(async () => {
   // Its own process group, so stopping it stops pnpm, tsx and node alike.
   child = spawn('pnpm', ['start'], {
     cwd: exampleDir,
-    env: { ...process.env, PORT: '0' },
+    env: { ...process.env, PORT: '0', REDIS_URL: '' },
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Read with a listener, not a `for await` left with `break`: that would
+  // destroy the pipe, and the server's next console.log would die of EPIPE.
   let out = '';
   child.stdout?.setEncoding('utf8');
-  for await (const chunk of child.stdout as AsyncIterable<string>) {
-    out += chunk;
-    const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-    if (match?.[1]) {
-      base = match[1];
-      break;
-    }
-  }
-  child.stdout?.resume();
+  base = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`pnpm start exited (${code}):\n${out}`)));
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+  });
 });
 
 afterAll(async () => {

@@ -14,19 +14,39 @@ describe('the Grafana dashboard', () => {
 
   it('has the panels people look for', () => {
     expect(dashboard.panels.map((p) => p.title)).toEqual([
-      'Permits in use against the limit',
+      'Permits in use against the limit, per instance',
+      'Cluster-wide in use against the shared limit',
+      'Utilisation',
       'Waiters',
       'Admissions per second',
       'Rejections per second by reason',
+      'Rejected share',
       'Wait time p50 / p99',
+      'Leases lost and fail-open admissions per second',
     ]);
-    expect(expressions).toHaveLength(7);
+    expect(expressions).toHaveLength(14);
+    // Every unnamed limiter is `http`: the job and the instance tell them apart.
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual([
+      'datasource',
+      'job',
+      'instance',
+      'limiter',
+    ]);
+    for (const { panel, refId, expr } of expressions) {
+      if (panel.startsWith('Cluster-wide') || (refId === 'B' && panel === 'Utilisation')) continue;
+      expect(expr, `${panel} ${refId}`).toContain('instance=~"$instance"');
+    }
+    for (const { panel, refId, expr } of expressions) {
+      expect(expr, `${panel} ${refId}`).toContain('job=~"$job"');
+    }
   });
 
   it('names only metrics that doorman exports, in every PromQL expression and variable', async () => {
     const exported = await exportedNames();
     expect([...exported].sort()).toEqual([
       'doorman_acquired_total',
+      'doorman_fail_open_total',
+      'doorman_leases_lost_total',
       'doorman_permits_in_use',
       'doorman_permits_limit',
       'doorman_rejected_total',
@@ -47,6 +67,8 @@ describe('the Grafana dashboard', () => {
     // Every metric doorman exports is on the dashboard, bar the histogram's _sum and _count.
     expect([...used].sort()).toEqual([
       'doorman_acquired_total',
+      'doorman_fail_open_total',
+      'doorman_leases_lost_total',
       'doorman_permits_in_use',
       'doorman_permits_limit',
       'doorman_rejected_total',

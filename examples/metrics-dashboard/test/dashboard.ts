@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { registerMetrics } from '@doorman/prometheus';
+import { RedisSemaphore } from '@doorman/redis';
 import { Semaphore } from '@doorman/semaphore';
 import { parser } from '@prometheus-io/lezer-promql';
+import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
 export const exampleDir = fileURLToPath(new URL('..', import.meta.url));
@@ -111,19 +113,24 @@ export function variableMetricNames(dashboard: Dashboard): string[] {
   for (const variable of dashboard.templating.list) {
     if (variable.type !== 'query') continue;
     const query = typeof variable.query === 'string' ? variable.query : variable.query?.query;
-    const match = /^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*[a-zA-Z_]\w*\s*\)$/.exec(
-      query ?? '',
-    );
+    const match =
+      /^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s*,\s*[a-zA-Z_]\w*\s*\)$/.exec(
+        query ?? '',
+      );
     if (match?.[1] === undefined) throw new Error(`Unexpected variable query: ${query}`);
     names.push(match[1]);
   }
   return names;
 }
 
-/** The sample names doorman writes, as found in a real exposition. */
+/** The sample names doorman writes, as found in a real exposition, for a local and a Redis limiter. */
 export async function exportedNames(): Promise<Set<string>> {
   const registry = new Registry();
-  registerMetrics(new Semaphore({ limit: 1, name: 'probe' }), { registry });
+  // Never connects: registering reads only the limiter's live numbers.
+  const redis = new Redis({ lazyConnect: true });
+  const shared = new RedisSemaphore({ redis, key: 'probe-shared', limit: 1 });
+  registerMetrics([new Semaphore({ limit: 1, name: 'probe' }), shared], { registry });
+  redis.disconnect();
   const names = new Set<string>();
   for (const line of (await registry.metrics()).split('\n')) {
     const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line)?.[1];

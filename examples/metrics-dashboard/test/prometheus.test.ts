@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as pause } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../app.js';
 import { type LoadReport, runLoad } from '../load.js';
@@ -19,18 +21,21 @@ import {
   toPromQL,
 } from './dashboard.js';
 
-// A real Prometheus (Debian's package, installed by .ci/run) scrapes the
-// example app under load with the example's prometheus.yml, and answers every
-// dashboard expression through its HTTP query API.
+// A real Prometheus (Debian's package, installed by .ci/run) scrapes two
+// instances of the example app under load with the example's prometheus.yml,
+// and answers every dashboard expression through its HTTP query API. The two
+// share 3 microphones through a real Redis (a RedisSemaphore), so the
+// cluster-wide panels have a distributed limiter to show.
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'doorman-prometheus-'));
-let app: Server;
+const apps: Server[] = [];
+const clients: Redis[] = [];
 let prometheus: ChildProcess | undefined;
 let prometheusLog = '';
 let api = '';
 const stopLoad = new AbortController();
-let load: Promise<LoadReport>;
+let loads: Array<Promise<LoadReport>> = [];
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -81,23 +86,35 @@ async function eventually<T>(what: string, ask: () => Promise<T>, check: (v: T) 
 }
 
 beforeAll(async () => {
-  const { app: express } = createApp();
-  app = createServer(express);
-  app.listen(0, '127.0.0.1');
-  await once(app, 'listening');
-  const appPort = (app.address() as AddressInfo).port;
-  load = runLoad({
-    url: `http://127.0.0.1:${appPort}/sing`,
-    clients: 14,
-    durationMs: 120_000,
-    signal: stopLoad.signal,
-  });
+  const microphonesKey = `metrics-dashboard-${randomBytes(5).toString('hex')}`;
+  const ports: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+    clients.push(redis);
+    const { app: express } = createApp({ redis, microphonesKey });
+    const app = createServer(express);
+    apps.push(app);
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    ports.push((app.address() as AddressInfo).port);
+  }
+  loads = ports.map((port) =>
+    runLoad({
+      url: `http://127.0.0.1:${port}/sing`,
+      clients: 14,
+      durationMs: 120_000,
+      signal: stopLoad.signal,
+    }),
+  );
 
   const config = readFileSync(join(exampleDir, 'prometheus.yml'), 'utf8');
   expect(config).toMatch(/targets: \[["']127\.0\.0\.1:3000["']\]/);
   writeFileSync(
     join(dir, 'prometheus.yml'),
-    config.replace('127.0.0.1:3000', `127.0.0.1:${appPort}`),
+    config.replace(
+      /\[["']127\.0\.0\.1:3000["']\]/,
+      JSON.stringify(ports.map((port) => `127.0.0.1:${port}`)),
+    ),
   );
   await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
 
@@ -127,7 +144,7 @@ beforeAll(async () => {
     'five scrapes under load',
     () =>
       query(
-        'count_over_time(doorman_permits_limit{job="doorman-example"}[1m]) >= 5 and on() max_over_time(doorman_waiters[1m]) > 0',
+        'min(count_over_time(doorman_permits_limit{job="doorman-example"}[1m])) >= 5 and on() count(doorman_permits_limit) == 4 and on() max(max_over_time(doorman_waiters{limiter="rooms"}[1m])) > 0',
       ),
     (result) => result.length === 1,
   );
@@ -135,25 +152,33 @@ beforeAll(async () => {
 
 afterAll(async () => {
   stopLoad.abort();
-  await load;
+  await Promise.all(loads);
   if (prometheus !== undefined && prometheus.exitCode === null) {
     const exited = once(prometheus, 'exit');
     prometheus.kill('SIGTERM');
     await exited;
   }
-  app.closeAllConnections();
-  await new Promise((resolve) => app.close(resolve));
+  for (const app of apps) {
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+  }
+  for (const redis of clients) redis.disconnect();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a real Prometheus scraping the example app under load', () => {
   const dashboard = loadDashboard();
 
-  it('scrapes the app with the example prometheus.yml', async () => {
+  it('scrapes both instances with the example prometheus.yml', async () => {
     const up = await query('up{job="doorman-example"}');
-    expect(up.map((s) => s.value?.[1])).toEqual(['1']);
+    expect(up.map((s) => s.value?.[1])).toEqual(['1', '1']);
     const limit = await query('doorman_permits_limit');
-    expect(limit.map((s) => [s.metric['limiter'], s.value?.[1]])).toEqual([['rooms', '4']]);
+    expect(limit.map((s) => `${s.metric['limiter']} ${s.value?.[1]}`).sort()).toEqual([
+      'microphones 3',
+      'microphones 3',
+      'rooms 4',
+      'rooms 4',
+    ]);
   });
 
   it.each(expressionsOf(dashboard))(
@@ -165,26 +190,53 @@ describe('a real Prometheus scraping the example app under load', () => {
         () => query(promql),
         (series) => series.length > 0 && series.some((s) => Number.isFinite(Number(s.value?.[1]))),
       );
-      for (const series of result) expect(series.metric).toMatchObject({ limiter: 'rooms' });
+      const limiters = new Set(result.map((series) => series.metric['limiter']));
+      // The distributed-only panels show the shared microphones and never the local rooms.
+      const distributedOnly = /doorman_leases_lost_total|doorman_fail_open_total/.test(expr);
+      const local = expr.includes('unless on');
+      expect([...limiters].sort()).toEqual(
+        distributedOnly && !local
+          ? ['microphones']
+          : local && !expr.includes('sum by')
+            ? ['rooms']
+            : ['microphones', 'rooms'],
+      );
     },
   );
 
-  it('never shows more permits in use than the limit, in any scrape, and reaches the limit', async () => {
+  it('shows the shared microphones cluster-wide: in use summed over both instances, against one limit', async () => {
+    const dashboardExpr = expressionsOf(dashboard).find(
+      (e) => e.panel === 'Cluster-wide in use against the shared limit' && e.refId === 'B',
+    );
+    const limit = await query(toPromQL(dashboard, dashboardExpr?.expr ?? ''));
+    expect(limit.map((s) => [s.metric['limiter'], s.value?.[1]])).toEqual([['microphones', '3']]);
+    // Both instances hold microphones over the run: the sum is over two series.
+    const perInstance = await query(
+      'max_over_time(doorman_permits_in_use{limiter="microphones"}[5m]) > 0',
+    );
+    expect(perInstance).toHaveLength(2);
+  });
+
+  it('never shows more rooms in use than the limit, in any scrape of either instance, and reaches it', async () => {
     const window = '5m';
     const [inUse, limits] = await Promise.all([
-      query(`doorman_permits_in_use[${window}]`),
-      query(`doorman_permits_limit[${window}]`),
+      query(`doorman_permits_in_use{limiter="rooms"}[${window}]`),
+      query(`doorman_permits_limit{limiter="rooms"}[${window}]`),
     ]);
-    expect(inUse).toHaveLength(1);
-    expect(limits).toHaveLength(1);
-    const limitAt = new Map(limits[0]?.values?.map(([t, v]) => [t, Number(v)]));
-    const samples = inUse[0]?.values ?? [];
-    expect(samples.length).toBeGreaterThanOrEqual(5);
-    for (const [t, v] of samples) {
-      expect(limitAt.has(t), `a limit sample from the scrape at ${t}`).toBe(true);
-      expect(Number(v)).toBeLessThanOrEqual(limitAt.get(t) as number);
+    expect(inUse).toHaveLength(2);
+    expect(limits).toHaveLength(2);
+    for (const series of inUse) {
+      const instance = series.metric['instance'];
+      const limit = limits.find((l) => l.metric['instance'] === instance);
+      const limitAt = new Map(limit?.values?.map(([t, v]) => [t, Number(v)]));
+      const samples = series.values ?? [];
+      expect(samples.length).toBeGreaterThanOrEqual(5);
+      for (const [t, v] of samples) {
+        expect(limitAt.has(t), `a limit sample from the scrape at ${t}`).toBe(true);
+        expect(Number(v)).toBeLessThanOrEqual(limitAt.get(t) as number);
+      }
+      expect(Math.max(...samples.map(([, v]) => Number(v)))).toBe(4);
     }
-    expect(Math.max(...samples.map(([, v]) => Number(v)))).toBe(4);
   });
 
   it('accepts every PromQL example of the @doorman/prometheus README', async () => {
@@ -195,6 +247,6 @@ describe('a real Prometheus scraping the example app under load', () => {
       await expect(query(promql), promql).resolves.toBeInstanceOf(Array);
     }
     const utilisation = await query('doorman_permits_in_use / doorman_permits_limit');
-    expect(utilisation).toHaveLength(1);
+    expect(utilisation).toHaveLength(4);
   });
 });
