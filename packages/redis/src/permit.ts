@@ -1,7 +1,7 @@
-import type { Permit } from '@doorman/semaphore';
+import type { Permit, ReleaseOutcome } from '@doorman/semaphore';
 
 /** The side a RedisPermit gives itself back to. */
-export interface RedisPermitOwner {
+export interface PermitOwner {
   releasePermit(permit: RedisPermit): void;
 }
 
@@ -22,12 +22,21 @@ export class LeaseLostError extends Error {
   }
 }
 
+let create: (
+  owner: PermitOwner,
+  id: string,
+  weight: number,
+  local: boolean,
+  limiterName: string,
+) => RedisPermit;
+let flagLost: (permit: RedisPermit) => boolean;
+
 /**
  * A permit of a RedisSemaphore. Like the core's permits, `release()` is
  * idempotent: the owner reference is dropped on the first call, so a second
  * call has nothing to give back. It also tells whether its lease was lost
  * (`lost`, and `signal` aborts then), and whether it was admitted without
- * Redis under `failOpen` (`local`).
+ * Redis under `failOpen` (`local`). Only a RedisSemaphore makes them.
  */
 export class RedisPermit implements Permit {
   readonly weight: number;
@@ -35,32 +44,33 @@ export class RedisPermit implements Permit {
   readonly id: string;
   /** True when admitted by `failOpen` while Redis was unreachable: it is not counted in Redis. */
   readonly local: boolean;
-  /** @internal Local time (performance.now) until which the lease is known to hold. */
-  confirmedUntil: number;
-  private owner: RedisPermitOwner | undefined;
-  private lostFlag = false;
-  private controller: AbortController | undefined;
-  private readonly limiterName: string;
+  #owner: PermitOwner | undefined;
+  #lost = false;
+  #controller: AbortController | undefined;
+  readonly #limiterName: string;
 
-  /** @internal */
-  constructor(
-    owner: RedisPermitOwner,
+  static {
+    create = (owner, id, weight, local, limiterName) =>
+      new RedisPermit(owner, id, weight, local, limiterName);
+    flagLost = (permit) => permit.#markLost();
+  }
+
+  private constructor(
+    owner: PermitOwner,
     id: string,
     weight: number,
     local: boolean,
-    confirmedUntil: number,
     limiterName: string,
   ) {
-    this.owner = owner;
+    this.#owner = owner;
     this.id = id;
     this.weight = weight;
     this.local = local;
-    this.confirmedUntil = confirmedUntil;
-    this.limiterName = limiterName;
+    this.#limiterName = limiterName;
   }
 
   get released(): boolean {
-    return this.owner === undefined;
+    return this.#owner === undefined;
   }
 
   /**
@@ -69,22 +79,23 @@ export class RedisPermit implements Permit {
    * Redis no longer counts this permit.
    */
   get lost(): boolean {
-    return this.lostFlag;
+    return this.#lost;
   }
 
   /** Aborts with a `LeaseLostError` when the lease is lost; hand it to the work the permit guards. */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.lostFlag) this.controller.abort(new LeaseLostError(this.limiterName));
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#lost) this.#controller.abort(new LeaseLostError(this.#limiterName));
     }
-    return this.controller.signal;
+    return this.#controller.signal;
   }
 
-  release(): void {
-    const owner = this.owner;
+  /** Gives the permit back. The outcome is accepted for the `Permit` contract and not used. */
+  release(_outcome?: ReleaseOutcome): void {
+    const owner = this.#owner;
     if (owner === undefined) return;
-    this.owner = undefined;
+    this.#owner = undefined;
     owner.releasePermit(this);
   }
 
@@ -92,11 +103,27 @@ export class RedisPermit implements Permit {
     this.release();
   }
 
-  /** @internal Marks the lease lost; returns false if it already was. */
-  markLost(): boolean {
-    if (this.lostFlag) return false;
-    this.lostFlag = true;
-    this.controller?.abort(new LeaseLostError(this.limiterName));
+  /** Marks the lease lost; returns false if it already was. */
+  #markLost(): boolean {
+    if (this.#lost) return false;
+    this.#lost = true;
+    this.#controller?.abort(new LeaseLostError(this.#limiterName));
     return true;
   }
+}
+
+/** Makes a permit (RedisSemaphore's only). */
+export function newPermit(
+  owner: PermitOwner,
+  id: string,
+  weight: number,
+  local: boolean,
+  limiterName: string,
+): RedisPermit {
+  return create(owner, id, weight, local, limiterName);
+}
+
+/** Flags a permit's lease lost; false if it already was. */
+export function markLost(permit: RedisPermit): boolean {
+  return flagLost(permit);
 }

@@ -206,17 +206,18 @@ return result
 `;
 
 /**
- * ARGV[4] id. Returns {1 if it was released or 0 if it was no longer held
- * (lease lost), then the ids granted}.
+ * ARGV[4..] ids of holders this process gives back (those of one turn of its
+ * event loop). Returns {how many were still held (the others' leases were
+ * lost), then the ids granted}.
  */
 export const releaseScript = `${prelude}
 replyTo = string.match(ARGV[4], '^[^:]+')
 reclaim()
 local released = 0
-if releaseHolder(ARGV[4]) then
-  released = 1
-  grant()
+for i = 4, #ARGV do
+  if releaseHolder(ARGV[i]) then released = released + 1 end
 end
+if released > 0 then grant() end
 saveUsed()
 table.insert(granted, 1, released)
 return granted
