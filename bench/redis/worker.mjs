@@ -10,14 +10,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
 const cfg = JSON.parse(process.argv[2]);
-const redis = new Redis(cfg.redis);
+// The same client options for every library: auto-pipelining, when asked,
+// sends the commands of one event-loop turn in one write.
+const redis = new Redis(cfg.redis, { enableAutoPipelining: cfg.pipelining === true });
 const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
 
 let acquire;
-if (cfg.lib === 'doorman') {
+if (cfg.lib === 'doorman' || cfg.lib === 'doorman-handoff') {
   // The run's snapshot of the built package (see run.mjs), or the workspace's.
   const { RedisSemaphore } = await import(cfg.doormanEntry ?? '@doorman/redis');
-  const semaphore = new RedisSemaphore({ redis, key: cfg.key, limit: cfg.limit });
+  const semaphore = new RedisSemaphore({
+    redis,
+    key: cfg.key,
+    limit: cfg.limit,
+    // The opt-in relaxation of strict FIFO across processes (see run.mjs).
+    ...(cfg.lib === 'doorman-handoff' ? { localHandOff: cfg.localHandOff } : {}),
+  });
   acquire = async () => {
     const permit = await semaphore.acquire();
     return () => permit.release();
