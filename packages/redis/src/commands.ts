@@ -1,25 +1,59 @@
 // The four scripts as commands on the ioredis client, with the arguments
 // every call shares, and the bookkeeping of fire-and-forget commands.
+import { createHash } from 'node:crypto';
 import type { RedisClient } from './hub.js';
 import { acquireScript, cancelScript, releaseScript, renewScript } from './scripts.js';
 
-/** The commands RedisSemaphore defines on the client. */
-interface ScriptCommands {
-  doormanSemAcquire4(...args: Array<string | number>): Promise<[number, number] | number>;
-  doormanSemRelease4(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemCancel4(...args: Array<string | number>): Promise<Array<number | string>>;
-  doormanSemRenew4(...args: Array<string | number>): Promise<number[]>;
+type Args = Array<string | number>;
+
+/** Per client, the scripts sent in full since it (re)connected. */
+const loadedByClient = new WeakMap<RedisClient, Set<string>>();
+
+function loadedOf(redis: RedisClient): Set<string> {
+  let loaded = loadedByClient.get(redis);
+  if (loaded === undefined) {
+    const fresh = new Set<string>();
+    loaded = fresh;
+    loadedByClient.set(redis, fresh);
+    // A new connection may reach a Redis that never saw the scripts.
+    redis.on('ready', () => fresh.clear());
+  }
+  return loaded;
 }
+
+/**
+ * One script: sent in full (EVAL) the first time on a client, as EVALSHA
+ * after, and in full again if Redis answers NOSCRIPT (it restarted, or a
+ * Cluster node never saw it). Not ioredis's defineCommand: under
+ * enableAutoPipelining its commands lose track of the connection and send the
+ * whole body every time.
+ */
+class Script {
+  private readonly sha: string;
+  constructor(private readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+  run<T>(redis: RedisClient, args: Args): Promise<T> {
+    const loaded = loadedOf(redis);
+    if (!loaded.has(this.sha)) {
+      loaded.add(this.sha);
+      return redis.eval(this.lua, 4, ...args) as Promise<T>;
+    }
+    return (redis.evalsha(this.sha, 4, ...args) as Promise<T>).catch((error: unknown) => {
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      return redis.eval(this.lua, 4, ...args) as Promise<T>;
+    });
+  }
+}
+
+const scripts = {
+  acquire: new Script(acquireScript),
+  release: new Script(releaseScript),
+  cancel: new Script(cancelScript),
+  renew: new Script(renewScript),
+};
 
 const noop = () => {};
-
-function defineCommands(redis: RedisClient & Partial<ScriptCommands>): void {
-  if (typeof redis.doormanSemAcquire4 === 'function') return;
-  redis.defineCommand('doormanSemAcquire4', { numberOfKeys: 4, lua: acquireScript });
-  redis.defineCommand('doormanSemRelease4', { numberOfKeys: 4, lua: releaseScript });
-  redis.defineCommand('doormanSemCancel4', { numberOfKeys: 4, lua: cancelScript });
-  redis.defineCommand('doormanSemRenew4', { numberOfKeys: 4, lua: renewScript });
-}
 
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -38,7 +72,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 export class Commands {
-  private readonly redis: RedisClient & ScriptCommands;
+  private readonly redis: RedisClient;
   /** KEYS[1..4], then ARGV[1] channel base, ARGV[2] limit, ARGV[3] leaseMs. */
   private readonly head: ReadonlyArray<string | number>;
   /** Release and cancel commands on their way. */
@@ -65,8 +99,7 @@ export class Commands {
     /** Called whenever a fire-and-forget command has settled. */
     private readonly settled: () => void,
   ) {
-    this.redis = redis as RedisClient & ScriptCommands;
-    defineCommands(this.redis);
+    this.redis = redis;
     this.head = [...keys, channelBase, limit, leaseMs];
   }
 
@@ -76,16 +109,19 @@ export class Commands {
 
   acquire(id: string, maxQueue: number): Promise<[number, number] | number> {
     this.sendReleases(); // what this process gave back first: Redis sees them in order
-    return this.redis.doormanSemAcquire4(
+    return scripts.acquire.run(this.redis, [
       ...this.head,
       id,
       maxQueue === Number.POSITIVE_INFINITY ? -1 : maxQueue,
-    );
+    ]);
   }
 
   renew(ids: readonly string[]): Promise<number[]> {
     this.sendReleases();
-    return withDeadline(this.redis.doormanSemRenew4(...this.head, ...ids), this.unavailableAfterMs);
+    return withDeadline(
+      scripts.renew.run<number[]>(this.redis, [...this.head, ...ids]),
+      this.unavailableAfterMs,
+    );
   }
 
   /**
@@ -103,7 +139,7 @@ export class Commands {
   /** Takes a waiter out of the line. If it fails, the waiter's lease frees its place. */
   cancel(id: string): void {
     this.sendReleases();
-    this.track(this.redis.doormanSemCancel4(...this.head, id));
+    this.track(scripts.cancel.run(this.redis, [...this.head, id]));
   }
 
   /** Resolves once no release or cancel is on its way. */
@@ -119,7 +155,7 @@ export class Commands {
     if (this.releases.length === 0) return;
     const ids = this.releases;
     this.releases = [];
-    this.track(this.redis.doormanSemRelease4(...this.head, ...ids));
+    this.track(scripts.release.run(this.redis, [...this.head, ...ids]));
   }
 
   /** Runs a fire-and-forget command, counted for `drained()`; its failure is covered by leases. */
