@@ -24,44 +24,8 @@ import express4 from 'express4';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import { beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { deferred, Stage } from './kit/index.js';
 import { exposeGc, heapAfterGc } from './support/gc.js';
-
-interface Deferred<T = void> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
-
-/** Rooms whose singers stay until the test lets them go. */
-class Stage {
-  private readonly turns: Deferred[] = [];
-  private open = false;
-
-  get entered(): number {
-    return this.turns.length;
-  }
-
-  /** Called by a handler: resolves when the test lets it finish. */
-  enter(): Promise<void> {
-    const turn = deferred();
-    this.turns.push(turn);
-    if (this.open) turn.resolve();
-    return turn.promise;
-  }
-
-  /** Lets every handler inside finish, and every later one at once. */
-  releaseAll(): void {
-    this.open = true;
-    for (const turn of this.turns) turn.resolve();
-  }
-}
 
 interface LimitOptions {
   limit: number;
@@ -358,7 +322,7 @@ describe.each(bars)('%s: chaos', (_label, openBar) => {
     expect(idle).toBe(false);
 
     // The singers finish their songs, and the bar is idle.
-    stage.releaseAll();
+    stage.openAll();
     for (const reply of await Promise.all(singing.map((c) => c.reply))) {
       expect([reply.status, reply.body]).toEqual([200, 'sang']);
     }
@@ -406,7 +370,7 @@ describe.each(bars)('%s: chaos', (_label, openBar) => {
     expect([limiter.inUse, limiter.waiting]).toEqual([4, 8]);
 
     // ...but everyone inside and in line is served.
-    stage.releaseAll();
+    stage.openAll();
     const replies = await Promise.all([...inside, ...line].map((c) => c.reply));
     expect(replies.map((r) => [r.status, r.body])).toEqual([
       ...times(3, () => [200, 'sang']),
@@ -484,7 +448,7 @@ describe.each(bars)('%s: chaos', (_label, openBar) => {
         `heap after GC: ${baseline} bytes after the warm-up, ${end} after ${WAVES * MAX_QUEUE} more vanished`,
       ).toBeLessThanOrEqual(baseline * 1.05);
 
-      stage.releaseAll();
+      stage.openAll();
       for (const reply of await Promise.all(singing.map((c) => c.reply))) {
         expect([reply.status, reply.body]).toEqual([200, 'sang']);
       }

@@ -9,6 +9,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
+import { prng } from '../kit/index.js';
 import type { HeapSample, ServerStats, SoakConfig, ToParent, ToServer } from './protocol.js';
 
 export type Framework = 'express' | 'koa';
@@ -97,18 +98,6 @@ export interface SoakOptions {
 
 const serverPath = fileURLToPath(new URL('./server.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** mulberry32: a small seeded PRNG, so a seed always gives the same mix. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class ServerProcess {
   private readonly waiters = new Map<ToParent['type'], (message: ToParent) => void>();

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import express4 from 'express4';
 import { afterEach, expect, vi } from 'vitest';
+import { type Deferred, deferred, Stage } from '../../../test/kit/index.js';
+
+export { type Deferred, deferred };
 
 export type ExpressFactory = typeof express;
 
@@ -11,22 +14,6 @@ export const versions: Array<[string, ExpressFactory, 4 | 5]> = [
   ['express 5', express, 5],
   ['express 4', express4, 4],
 ];
-
-export interface Deferred<T = void> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /**
  * Opens servers on an ephemeral port and closes them (and every connection
@@ -152,65 +139,51 @@ export function queued(limiter: Numbers, n: number): Promise<void> {
 
 /**
  * A karaoke room: a handler that records that it started, then holds the
- * request open until the test lets it finish. It counts how many run at once.
+ * request open until the test lets it finish (the kit's `Stage`, labelled by
+ * the `x-id` header). It counts how many run at once.
  */
 export class Room {
+  private readonly stage = new Stage();
+
   /** Handlers running now. */
-  running = 0;
+  get running(): number {
+    return this.stage.active;
+  }
   /** Most handlers that ever ran at once. */
-  peak = 0;
+  get peak(): number {
+    return this.stage.maxActive;
+  }
   /** Labels (the `x-id` header) of the requests whose handler started, in order. */
-  readonly started: string[] = [];
-  private readonly turns: Array<Deferred<void>> = [];
-  private released = 0;
-  private startWaiters: Array<{ n: number; done: Deferred<void> }> = [];
+  get started(): readonly string[] {
+    return this.stage.labels;
+  }
 
   /** The handler. It answers 200 with the label once the test releases it. */
   readonly handler: RequestHandler = async (req, res) => {
-    const turn = this.enter(req.get('x-id') ?? '');
-    await turn;
-    this.running--;
+    await this.stage.enter(req.get('x-id') ?? '');
     if (!res.writableEnded && !res.destroyed) res.send(`sang ${req.get('x-id') ?? ''}`);
   };
 
   /** Middleware that holds the request, then hands it on with `next()`. */
   readonly hold: RequestHandler = async (req, _res, next) => {
-    await this.enter(req.get('x-id') ?? '');
-    this.running--;
+    await this.stage.enter(req.get('x-id') ?? '');
     next();
   };
 
   /** Resolves once `n` handlers have started in total. */
   whenStarted(n: number): Promise<void> {
-    if (this.started.length >= n) return Promise.resolve();
-    const done = deferred();
-    this.startWaiters.push({ n, done });
-    return done.promise;
+    return this.stage.reached(n);
   }
 
   /** Lets the oldest held handler finish. */
   releaseNext(): void {
-    const turn = this.turns[this.released];
-    if (turn === undefined) throw new Error('no held handler to release');
-    this.released++;
-    turn.resolve();
+    if (this.stage.held === 0) throw new Error('no held handler to release');
+    this.stage.openNext();
   }
 
   /** Lets every handler held now finish. */
   releaseAll(): void {
-    while (this.released < this.turns.length) this.releaseNext();
-  }
-
-  private enter(label: string): Promise<void> {
-    this.running++;
-    this.peak = Math.max(this.peak, this.running);
-    this.started.push(label);
-    const turn = deferred();
-    this.turns.push(turn);
-    const ready = this.startWaiters.filter((w) => this.started.length >= w.n);
-    this.startWaiters = this.startWaiters.filter((w) => this.started.length < w.n);
-    for (const waiter of ready) waiter.done.resolve();
-    return turn.promise;
+    this.stage.openHeld();
   }
 }
 

@@ -1,16 +1,18 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type {
-  AcquireOptions,
-  Limiter,
-  LimiterCounters,
-  Permit,
-  Semaphore,
-  WaitListener,
-} from '@doorman/semaphore';
+import type { Semaphore } from '@doorman/semaphore';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import { onTestFinished } from 'vitest';
+import {
+  type Deferred,
+  deferred,
+  RecordingLimiter,
+  Stage,
+  waitUntil,
+} from '../../../test/kit/index.js';
+
+export { type Deferred, deferred, Stage };
 
 export type KoaClass = typeof Koa;
 
@@ -19,89 +21,6 @@ export const koaVersions: Array<[string, KoaClass]> = [
   ['Koa 2', Koa2],
   ['Koa 3', Koa],
 ];
-
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/**
- * Handlers held open by the test. A handler calls `enter()` and stays inside
- * until the test opens its gate (`open`, `openAll`) or fails it (`fail`);
- * `reached(n)` resolves once n handlers have entered. No sleeps anywhere.
- */
-export class Stage {
-  private readonly gates: Array<Deferred<void>> = [];
-  private readonly watchers: Array<{ count: number; done: Deferred<void> }> = [];
-  private openLater = false;
-  /** Handlers inside now. */
-  active = 0;
-  /** Most handlers inside at once. */
-  maxActive = 0;
-
-  /** How many handlers have entered so far. */
-  get entered(): number {
-    return this.gates.length;
-  }
-
-  /** Called by a handler: returns when the test opens this handler's gate. */
-  async enter(): Promise<void> {
-    const gate = deferred();
-    this.gates.push(gate);
-    if (this.openLater) gate.resolve();
-    this.active++;
-    this.maxActive = Math.max(this.maxActive, this.active);
-    for (const watcher of this.watchers) {
-      if (this.gates.length >= watcher.count) watcher.done.resolve();
-    }
-    try {
-      await gate.promise;
-    } finally {
-      this.active--;
-    }
-  }
-
-  /** Resolves once `count` handlers have entered (in total). */
-  reached(count: number): Promise<void> {
-    if (this.gates.length >= count) return Promise.resolve();
-    const done = deferred();
-    this.watchers.push({ count, done });
-    return done.promise;
-  }
-
-  /** Lets the `index`-th handler (0-based, in order of entry) finish. */
-  open(index: number): void {
-    this.gate(index).resolve();
-  }
-
-  /** Makes the `index`-th handler reject with `error`. */
-  fail(index: number, error: unknown): void {
-    this.gate(index).reject(error);
-  }
-
-  /** Opens every gate, and every later one at once. */
-  openAll(): void {
-    this.openLater = true;
-    for (const gate of this.gates) gate.resolve();
-  }
-
-  private gate(index: number): Deferred<void> {
-    const gate = this.gates[index];
-    if (gate === undefined) throw new Error(`handler ${index} has not entered`);
-    return gate;
-  }
-}
 
 /** A fresh app whose errors are collected (and so not logged). */
 export function newApp(KoaApp: KoaClass): { app: Koa; errors: unknown[] } {
@@ -191,20 +110,11 @@ export function get(port: number, path = '/', headers: Record<string, string> = 
 }
 
 /**
- * Waits, one event-loop turn at a time, until `predicate` holds: for effects
- * the server applies when a socket event arrives. No timer, no sleep; it gives
- * up (failing the test) after a bounded number of turns.
+ * Waits, one event-loop turn at a time, until `predicate` holds (the kit's
+ * `waitUntil`): no timer, no sleep, a bounded number of turns.
  */
-export async function until(
-  predicate: () => boolean,
-  what: string,
-  turns = 200_000,
-): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (predicate()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`gave up waiting until ${what}`);
+export function until(predicate: () => boolean, what: string, turns = 200_000): Promise<void> {
+  return waitUntil(predicate, what, { turns });
 }
 
 /**
@@ -228,57 +138,13 @@ export class CloseProbe {
 }
 
 /**
- * A real `Semaphore` behind a `Limiter` of its own shape that counts the
- * `release()` calls of each permit it hands out, so a test can tell a permit
- * released twice (harmless to the semaphore, but a bug in the adapter) from
- * one released once.
+ * A real `Semaphore` behind the kit's recording limiter, read as the number
+ * of `release()` calls of each permit it handed out, so a test can tell a
+ * permit released twice (harmless to the semaphore, but a bug in the
+ * adapter) from one released once.
  */
-export class CountingLimiter implements Limiter {
-  readonly releases: number[] = [];
-
-  constructor(readonly inner: Semaphore) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-  get limit(): number {
-    return this.inner.limit;
-  }
-  get inUse(): number {
-    return this.inner.inUse;
-  }
-  get waiting(): number {
-    return this.inner.waiting;
-  }
-  get counters(): LimiterCounters {
-    return this.inner.counters;
-  }
-  onWait(listener: WaitListener): () => void {
-    return this.inner.onWait(listener);
-  }
-  async acquire(options?: AcquireOptions): Promise<Permit> {
-    return this.wrap(await this.inner.acquire(options));
-  }
-  tryAcquire(weight?: number): Permit | undefined {
-    const permit = this.inner.tryAcquire(weight);
-    return permit === undefined ? undefined : this.wrap(permit);
-  }
-
-  private wrap(permit: Permit): Permit {
-    const index = this.releases.push(0) - 1;
-    const releases = this.releases;
-    return {
-      weight: permit.weight,
-      get released() {
-        return permit.released;
-      },
-      release() {
-        releases[index] = (releases[index] ?? 0) + 1;
-        permit.release();
-      },
-      [Symbol.dispose]() {
-        this.release();
-      },
-    };
+export class CountingLimiter extends RecordingLimiter<Semaphore> {
+  get releases(): number[] {
+    return this.permits.map((permit) => permit.releases);
   }
 }

@@ -4,19 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { LimiterCounters, RejectionReason, WaitListener } from '@doorman/semaphore';
 import { Semaphore } from '@doorman/semaphore';
 
-/** A promise with its resolve function outside: holds a handler open until the test lets go. */
-export interface Deferred<T = void> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-}
+import { deferred } from '../../../test/kit/index.js';
 
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+export { type Deferred, deferred } from '../../../test/kit/index.js';
 
 /**
  * A Semaphore that tells when its state reaches a condition: every state
