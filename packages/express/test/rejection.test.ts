@@ -43,13 +43,6 @@ describe.each(versions)('%s: rejection responses', (_label, express) => {
     return { rejected, errors: recorder.errors, mw };
   }
 
-  it('`statusCode` sets the rejection status (429)', async () => {
-    const { rejected } = await rejectOnce(express, { statusCode: 429 });
-    expect(rejected.status).toBe(429);
-    expect(rejected.headers['retry-after']).toBe('1');
-    expect(rejected.body).toBe('Too Many Requests (QUEUE_FULL)\n');
-  });
-
   it('a rejection is not cached and says so', async () => {
     const { rejected } = await rejectOnce(express, {});
     expect(rejected.headers['cache-control']).toBe('no-store');
@@ -66,19 +59,6 @@ describe.each(versions)('%s: rejection responses', (_label, express) => {
     expect((await rejectOnce(express, { retryAfter: 0 })).rejected.headers['retry-after']).toBe(
       '0',
     );
-  });
-
-  it('a `retryAfter` function gets the error and sets the header', async () => {
-    const seen: string[] = [];
-    const { rejected } = await rejectOnce(express, {
-      retryAfter: (error) => {
-        seen.push(error.code);
-        return error.code === 'QUEUE_FULL' ? 7.5 : 1;
-      },
-    });
-    expect(seen).toEqual(['QUEUE_FULL']);
-    expect(rejected.status).toBe(503);
-    expect(rejected.headers['retry-after']).toBe('8');
   });
 
   it.each([
