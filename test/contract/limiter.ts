@@ -53,6 +53,18 @@ export function givenLimiter(t: Harness): void {
     }
   });
 
+  it("refuses a keyed middleware's limiter as `limiter`, at construction (TypeError naming it)", async () => {
+    const keyed = await t.build(
+      { limit: 2, key: () => 'tenant' },
+      { routes: { '/x': { kind: 'respond' } } },
+    );
+    await expect(
+      t.build({ limiter: keyed.limiter }, { routes: { '/x': { kind: 'respond' } } }),
+    ).rejects.toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringContaining('`limiter`') }),
+    );
+  });
+
   it('with a RedisSemaphore, maxQueue bounds the middleware’s own line and queueTimeoutMs applies', async () => {
     const stage = t.stage();
     const redis = new Redis(REDIS_URL, { lazyConnect: true });

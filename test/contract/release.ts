@@ -1,5 +1,6 @@
+import { Semaphore } from '@doorman/semaphore';
 import { expect, it } from 'vitest';
-import { waitUntil } from '../kit/index.js';
+import { RecordingLimiter, waitUntil } from '../kit/index.js';
 import type { Harness } from './harness.js';
 import { send } from './requests.js';
 import type { Built, Script } from './subject.js';
@@ -72,6 +73,26 @@ export function release(t: Harness): void {
     expect(b.limiter.inUse).toBe(1);
     stage.openNext();
     expect(await streaming.reply).toMatchObject({ status: 200, body: 'firstlast' });
+    await freedAndReusable(b);
+  });
+
+  it('releases the permit when a streamed body fails after the headers, the client still there', async () => {
+    const stage = t.stage();
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
+    const b = await t.build(
+      { limiter },
+      { routes: { '/x': { kind: 'stream', stage, fails: true }, '/next': next } },
+    );
+    const streaming = send(b, '/x', 'a');
+    await streaming.whenChunks(1);
+    await stage.reached(1);
+    expect(limiter.inUse).toBe(1);
+    stage.openNext();
+    await waitUntil(() => limiter.inUse === 0, 'the permit comes back with the failed body', {
+      seen: () => ({ inUse: limiter.inUse, closed: [...b.closed] }),
+    });
+    // Where the adapter sees the handler, it knows the work failed.
+    if (t.subject.seesHandler) expect(limiter.outcomes()).toEqual(['dropped']);
     await freedAndReusable(b);
   });
 

@@ -16,14 +16,15 @@ import type { Stage } from '../kit/index.js';
  * - `throw`: throws synchronously.
  * - `fail`: fails asynchronously (Express `next(err)`, a rejection elsewhere),
  *   after `stage` if given.
- * - `stream`: writes `first`, waits on `stage`, then ends with `last`.
+ * - `stream`: writes `first`, waits on `stage`, then ends with `last`; or, with
+ *   `fails`, the body fails there instead (after the headers went out).
  */
 export type Script =
   | { kind: 'respond'; status?: number; body?: string }
   | { kind: 'hold'; stage: Stage; status?: number; body?: string }
   | { kind: 'throw' }
   | { kind: 'fail'; stage?: Stage }
-  | { kind: 'stream'; stage: Stage };
+  | { kind: 'stream'; stage: Stage; fails?: boolean };
 
 /** Path (GET) → script. */
 export type Routes = Record<string, Script>;
@@ -31,11 +32,13 @@ export type Routes = Record<string, Script>;
 /** The error message of a `throw` script, and of a `fail` script. */
 export const THREW = 'the handler threw';
 export const FAILED = 'the handler failed';
+export const STREAM_FAILED = 'the body stream failed';
 
 /** The doorman options the contract uses; every adapter takes them under these names. */
 export interface ContractOptions {
   limit?: number;
   limiter?: Limiter;
+  key?: (req: never) => string;
   maxQueue?: number;
   queueTimeoutMs?: number;
   statusCode?: number;

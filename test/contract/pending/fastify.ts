@@ -5,7 +5,7 @@ import { concurrencyLimit } from '@doorman/fastify';
 import type { Limiter } from '@doorman/semaphore';
 import type fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { FAILED, type Script, type Subject, THREW } from '../subject.js';
+import { FAILED, type Script, STREAM_FAILED, type Subject, THREW } from '../subject.js';
 
 type LimitOptions = Parameters<typeof concurrencyLimit>[0];
 type Handler = (req: FastifyRequest, reply: FastifyReply) => unknown;
@@ -41,6 +41,7 @@ function handlerOf(script: Script): Handler {
             (async function* () {
               yield 'first';
               await stage.enter(id);
+              if (script.fails) throw new Error(STREAM_FAILED);
               yield 'last';
             })(),
             { objectMode: false },

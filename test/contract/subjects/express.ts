@@ -4,7 +4,7 @@ import type { Limiter } from '@doorman/semaphore';
 import type express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { listen } from '../../kit/index.js';
-import { FAILED, type Script, type Subject, THREW } from '../subject.js';
+import { FAILED, type Script, STREAM_FAILED, type Subject, THREW } from '../subject.js';
 
 type ExpressFactory = typeof express;
 type LimitOptions = Parameters<typeof concurrencyLimit>[0];
@@ -39,7 +39,11 @@ function handlerOf(script: Script): RequestHandler {
       return (req, res) => {
         res.setHeader('Content-Type', 'text/plain');
         res.write('first');
-        void script.stage.enter(idOf(req)).then(() => res.end('last'));
+        void script.stage.enter(idOf(req)).then(() => {
+          // A body that breaks after the head: what `pipeline(source, res)` does on error.
+          if (script.fails) res.destroy(new Error(STREAM_FAILED));
+          else res.end('last');
+        });
       };
   }
 }
@@ -62,6 +66,7 @@ function asyncHandlerOf(script: Script): (req: Request, res: Response) => Promis
         res.setHeader('Content-Type', 'text/plain');
         res.write('first');
         await script.stage.enter(idOf(req));
+        if (script.fails) throw new Error(STREAM_FAILED);
         res.end('last');
       };
     default: {
@@ -115,8 +120,7 @@ export function expressSubject(
           if (setup.twice) app.get(path, limit, handlerOf(script));
           else app.get(path, handlerOf(script));
         } else {
-          const wrap = (limit as unknown as { wrap(h: unknown): RequestHandler }).wrap;
-          app.get(path, wrap.call(limit, asyncHandlerOf(script)));
+          app.get(path, limit.wrap(asyncHandlerOf(script)));
         }
       }
       app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

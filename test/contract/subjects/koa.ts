@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import { listen } from '../../kit/index.js';
-import { FAILED, type Script, type Subject, THREW } from '../subject.js';
+import { FAILED, type Script, STREAM_FAILED, type Subject, THREW } from '../subject.js';
 
 type KoaClass = typeof Koa;
 type LimitOptions = Parameters<typeof concurrencyLimit>[0];
@@ -44,6 +44,7 @@ function handlerOf(script: Script): Middleware {
           (async function* () {
             yield 'first';
             await stage.enter(id);
+            if (script.fails) throw new Error(STREAM_FAILED);
             yield 'last';
           })(),
           { objectMode: false },

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { guard } from '@doorman/http';
 import type { Limiter } from '@doorman/semaphore';
 import { listen } from '../../kit/index.js';
-import { FAILED, type Script, type Subject, THREW } from '../subject.js';
+import { FAILED, type Script, STREAM_FAILED, type Subject, THREW } from '../subject.js';
 
 type GuardOptions = Parameters<typeof guard>[0];
 
@@ -50,7 +50,10 @@ function handlerOf(script: Script): RequestListener {
       return (req, res) => {
         res.writeHead(200, { 'Content-Type': 'text/plain' });
         res.write('first');
-        void script.stage.enter(idOf(req)).then(() => res.end('last'));
+        void script.stage.enter(idOf(req)).then(() => {
+          if (script.fails) res.destroy(new Error(STREAM_FAILED));
+          else res.end('last');
+        });
       };
   }
 }

@@ -1,4 +1,0 @@
-import { adapterContract } from '../contract.js';
-import { guardSubject } from './guard.js';
-
-adapterContract(guardSubject);
