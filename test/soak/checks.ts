@@ -14,11 +14,29 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)] as number;
 };
 
+/**
+ * Pipelined connections that die: every request of them reached its limit,
+ * each was admitted or refused exactly once, and every permit came back.
+ */
+function checkPipelined(report: SoakReport): void {
+  const last = report.checkpoints.at(-1) as Checkpoint;
+  const { pipeGated, pipeStarted } = last.stats.server;
+  const { acquired, released, rejected } = last.stats.pipe.counters;
+  expect(report.client.pipelined, 'pipelined connections happened').toBeGreaterThan(0);
+  expect(pipeGated).toBe(3 * report.client.pipelined);
+  expect(released).toBe(acquired);
+  expect(
+    acquired + rejected.queue_full + rejected.timeout + rejected.aborted + rejected.closed,
+  ).toBe(pipeGated);
+  expect(acquired).toBeGreaterThan(0);
+  expect(pipeStarted).toBeLessThanOrEqual(acquired);
+}
+
 /** One line per checkpoint: progress for the long form, numbers for the record. */
 export function describeCheckpoint(checkpoint: Checkpoint, report: SoakReport): string {
   const { heap, stats, requests } = checkpoint;
   const c = stats.limiter.counters;
-  return `[soak ${report.framework}] ${requests} requests in ${(checkpoint.elapsedMs / 1000).toFixed(1)} s (cpu: server ${(stats.cpuMs / 1000).toFixed(1)} s, clients ${(checkpoint.clientCpuMs / 1000).toFixed(1)} s): heap after GC min ${mb(min(heap.heapUsed))} median ${mb(median(heap.heapUsed))}; acquired ${c.acquired}, rejected ${JSON.stringify(c.rejected)}; sampled requests still alive ${heap.aliveRequests}/${heap.trackedRequests}; old space ${mb(heap.spaces['old_space'] ?? 0)}, code space ${mb(heap.spaces['code_space'] ?? 0)}`;
+  return `[soak ${report.framework}] ${requests} requests in ${(checkpoint.elapsedMs / 1000).toFixed(1)} s (cpu: server ${(stats.cpuMs / 1000).toFixed(1)} s, clients ${(checkpoint.clientCpuMs / 1000).toFixed(1)} s): heap after GC min ${mb(min(heap.heapUsed))} median ${mb(median(heap.heapUsed))}; acquired ${c.acquired}, rejected ${JSON.stringify(c.rejected)}; sampled requests still alive ${heap.aliveRequests}/${heap.trackedRequests}; pipelined: gated ${stats.server.pipeGated}, counters ${JSON.stringify(stats.pipe.counters)}; old space ${mb(heap.spaces['old_space'] ?? 0)}, code space ${mb(heap.spaces['code_space'] ?? 0)}`;
 }
 
 /** What the clients saw over the whole run, in one line. */
@@ -46,11 +64,18 @@ export function checkSoak(report: SoakReport): void {
 
   // No permit leaked, nobody left in line, at every quiet point.
   for (const checkpoint of checkpoints) {
+    const { limiter, pipe } = checkpoint.stats;
     expect(
-      { inUse: checkpoint.stats.limiter.inUse, waiting: checkpoint.stats.limiter.waiting },
+      {
+        inUse: limiter.inUse,
+        waiting: limiter.waiting,
+        pipeInUse: pipe.inUse,
+        pipeWaiting: pipe.waiting,
+      },
       `after ${checkpoint.requests} requests`,
-    ).toEqual({ inUse: 0, waiting: 0 });
+    ).toEqual({ inUse: 0, waiting: 0, pipeInUse: 0, pipeWaiting: 0 });
   }
+  checkPipelined(report);
   expect(s.peakInUse).toBeLessThanOrEqual(config.limit);
   expect(s.peakWaiting).toBeLessThanOrEqual(config.maxQueue);
 

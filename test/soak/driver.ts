@@ -7,12 +7,13 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import { prng } from '../kit/index.js';
 import type { HeapSample, ServerStats, SoakConfig, ToParent, ToServer } from './protocol.js';
 
-export type Framework = 'express' | 'koa';
+export type Framework = 'express' | 'koa' | 'guard' | 'fastify';
 
 /**
  * What a request asks of the server. `ok`, `throw`, `fail` (`next(err)` in
@@ -63,6 +64,12 @@ export interface ClientTally {
   leftQueued: number;
   leftAdmitted: number;
   leftStreaming: number;
+  /**
+   * Pipelined connections: three requests in one write to a route with a
+   * limit of its own, the socket destroyed once the first answer starts, so
+   * the rest die queued or answered into a pipeline that never gets a socket.
+   */
+  pipelined: number;
   /** Anything else: an error on a connection the client kept, a wrong answer. */
   unexpected: number;
   unexpectedSamples: string[];
@@ -176,6 +183,7 @@ const newTally = (): ClientTally => ({
   leftQueued: 0,
   leftAdmitted: 0,
   leftStreaming: 0,
+  pipelined: 0,
   unexpected: 0,
   unexpectedSamples: [],
 });
@@ -245,6 +253,20 @@ function send(
     });
     req.on('error', (error) => settle({ error: `request: ${error.message}` }));
     req.end();
+  });
+}
+
+/** One pipelined connection (see `ClientTally.pipelined`); resolves when it has closed. */
+function pipeline(port: number): Promise<void> {
+  const request = (kind: string) => `GET /pipe HTTP/1.1\r\nHost: soak\r\nx-kind: ${kind}\r\n\r\n`;
+  return new Promise<void>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('connect', () =>
+      socket.write(request('pipe-hold') + request('pipe-ok') + request('pipe-ok')),
+    );
+    socket.once('data', () => socket.destroy());
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
   });
 }
 
@@ -381,6 +403,14 @@ export async function soak(framework: Framework, options: SoakOptions): Promise<
               completed++;
               pump();
             });
+            if (random() < 0.05) {
+              inFlight++;
+              tally.pipelined++;
+              void pipeline(server.port).then(() => {
+                inFlight--;
+                pump();
+              });
+            }
           }
           if (inFlight === 0 && issued >= end) {
             clearInterval(watchdog);
@@ -405,6 +435,9 @@ export async function soak(framework: Framework, options: SoakOptions): Promise<
             if (
               last.limiter.inUse !== 0 ||
               last.limiter.waiting !== 0 ||
+              last.pipe.inUse !== 0 ||
+              last.pipe.waiting !== 0 ||
+              s.pipeGated !== 3 * tally.pipelined ||
               s.upstreamLeft !== tally.leftUpstream ||
               s.admittedLeft !== tally.leftAdmitted ||
               s.streamLeft !== tally.leftStreaming ||

@@ -7,6 +7,12 @@ export interface SoakConfig {
   queueTimeoutMs: number;
 }
 
+export interface LimiterNumbers {
+  inUse: number;
+  waiting: number;
+  counters: LimiterCounters;
+}
+
 /** What the server counted, and the limiter's own numbers. */
 export interface ServerStats {
   server: {
@@ -36,8 +42,14 @@ export interface ServerStats {
     peakWaiting: number;
     /** Errors other than the handlers' own that reached the error path, by code. */
     otherErrors: Record<string, number>;
+    /** Requests of pipelined connections that reached their route's limiter... */
+    pipeGated: number;
+    /** ...and whose handler started. */
+    pipeStarted: number;
   };
-  limiter: { inUse: number; waiting: number; counters: LimiterCounters };
+  limiter: LimiterNumbers;
+  /** The pipelined route's own limiter. */
+  pipe: LimiterNumbers;
   /** CPU time the server process has used, in ms (for the record, never asserted). */
   cpuMs: number;
 }
