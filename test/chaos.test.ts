@@ -1,6 +1,6 @@
 /**
  * Chaos: the bar's day going wrong under load, on real HTTP servers with the
- * real Express and Koa adapters. Handlers are held open by deferred promises,
+ * real Express and Koa adapters and the guard. Handlers are held open by deferred promises,
  * so every step is decided by the test; conditions are awaited by polling,
  * never by sleeping.
  *
@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { concurrencyLimit as expressLimit } from '@doorman/express';
+import { guard } from '@doorman/http';
 import { concurrencyLimit as koaLimit } from '@doorman/koa';
 import type { Semaphore } from '@doorman/semaphore';
 import express from 'express';
@@ -35,7 +36,8 @@ interface LimitOptions {
 
 /** A running bar: an HTTP server, its limiter, its stage, and what the probe saw. */
 interface Bar {
-  framework: 'express' | 'koa';
+  /** Where the handler cannot be seen (Express `app.use`, the guard), a leaving client frees its room at once. */
+  framework: 'express' | 'koa' | 'guard' | 'fastify';
   server: Server;
   port: number;
   limiter: Semaphore;
@@ -169,11 +171,49 @@ function koaBar(KoaApp: typeof Koa): BarFactory {
   };
 }
 
+/** The guard in front of a bare listener; the probe wraps the guard. */
+const guardBar: BarFactory = (options) => {
+  const bar = {
+    framework: 'guard' as const,
+    limiter: undefined as unknown as Semaphore,
+    stage: new Stage(),
+    peakWaiting: 0,
+    closed: [] as string[],
+    queuedResponses: 0,
+    collectedResponses: 0,
+  };
+  const watch = watchQueued(bar);
+  let admittedNow = false;
+  const limited = guard({ ...options, name: 'chaos' }, async (req, res) => {
+    admittedNow = true;
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/sing') {
+      await bar.stage.enter();
+      res.end('sang');
+    } else if (path === '/stream') {
+      res.write('la ');
+      await bar.stage.enter();
+      res.end('la');
+    }
+  });
+  bar.limiter = limited.limiter;
+  return listen((req, res) => {
+    const url = req.url ?? '';
+    if (url.includes('?')) res.once('close', () => bar.closed.push(url));
+    const before = bar.limiter.waiting;
+    admittedNow = false;
+    limited(req, res);
+    bar.peakWaiting = Math.max(bar.peakWaiting, bar.limiter.waiting);
+    if (!admittedNow && bar.limiter.waiting > before) watch(res);
+  }, bar);
+};
+
 const bars: Array<[string, BarFactory]> = [
   ['Express 5', expressBar(express)],
   ['Express 4', expressBar(express4)],
   ['Koa 3', koaBar(Koa)],
   ['Koa 2', koaBar(Koa2)],
+  ['the guard', guardBar],
 ];
 
 interface Reply {
@@ -318,7 +358,7 @@ describe.each(bars)('%s: chaos', (_label, openBar) => {
     // closes; Koa keeps it until the handler is done (the work goes on).
     leaver.destroy();
     await until(() => expect(bar.closed).toEqual(['/sing?leaver']));
-    expect(limiter.inUse).toBe(bar.framework === 'express' ? 3 : 4);
+    expect(limiter.inUse).toBe(bar.framework === 'express' || bar.framework === 'guard' ? 3 : 4);
     expect(idle).toBe(false);
 
     // The singers finish their songs, and the bar is idle.
