@@ -17,7 +17,7 @@ const idOf = (req: IncomingMessage) => String(req.headers['x-id'] ?? '');
 function handlerOf(script: Script): Handler {
   switch (script.kind) {
     case 'respond':
-      return (_req, reply) => reply.code(script.status ?? 200).send(script.body ?? 'ok');
+      return async (_req, reply) => reply.code(script.status ?? 200).send(script.body ?? 'ok');
     case 'hold':
       return async (req, reply) => {
         await script.stage.enter(idOf(req.raw));
@@ -33,7 +33,7 @@ function handlerOf(script: Script): Handler {
         throw new Error(FAILED);
       };
     case 'stream':
-      return (req, reply) => {
+      return async (req, reply) => {
         const { stage } = script;
         const id = idOf(req.raw);
         return reply.type('text/plain').send(
@@ -51,11 +51,20 @@ function handlerOf(script: Script): Handler {
   }
 }
 
-/** Fastify subjects: the hook app-wide (`addHook('onRequest', limit)`), and per route for `twice`. */
-export function fastifySubject(name: string, factory: FastifyFactory): Subject {
+/**
+ * Fastify subjects: the hook app-wide (`addHook('onRequest', limit)`, and in
+ * the route's `onRequest` too for `twice`), or `limit.wrap(handler)` on each
+ * route (behind the app-wide hook for `twice`). No hook sees a handler settle,
+ * so the hook alone holds until the response is done; `wrap` sees the handler.
+ */
+export function fastifySubject(
+  name: string,
+  factory: FastifyFactory,
+  mode: 'hook' | 'wrap',
+): Subject {
   return {
     name,
-    seesHandler: true,
+    seesHandler: mode === 'wrap',
     hasUpstream: true,
     upstreamStartsResponse: false,
     async build(options, setup) {
@@ -74,9 +83,10 @@ export function fastifySubject(name: string, factory: FastifyFactory): Subject {
           if (req.headers['x-upstream'] === 'hold') await upstream.enter(idOf(req.raw));
         });
       }
-      app.addHook('onRequest', limit);
+      if (mode === 'hook' || setup.twice) app.addHook('onRequest', limit);
       for (const [path, script] of Object.entries(setup.routes)) {
-        app.get(path, setup.twice ? { onRequest: limit } : {}, handlerOf(script));
+        if (mode === 'wrap') app.get(path, limit.wrap(handlerOf(script)));
+        else app.get(path, setup.twice ? { onRequest: limit } : {}, handlerOf(script));
       }
       app.setErrorHandler((error, _req, reply) => {
         errors.push(error);
