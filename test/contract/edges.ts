@@ -58,6 +58,29 @@ export function edges(t: Harness): void {
     expect(b.limiter.counters).toMatchObject({ acquired: 2, released: 2 });
   });
 
+  it('half-open: a client that ends its side while queued leaves the line, its handler never runs', async () => {
+    const stage = t.stage();
+    const b = await t.build(
+      { limit: 1, maxQueue: 10, queueTimeoutMs: 500 },
+      { routes: { '/slow': { kind: 'hold', stage }, '/fast': { kind: 'respond' } } },
+    );
+    const held = send(b, '/slow', 'held');
+    await stage.reached(1);
+    const conn = await RawConnection.open(b.port);
+    conn.pipeline(rawGet('/slow', { 'x-id': 'half-open' }));
+    await waitUntil(() => b.limiter.waiting === 1, 'the half-open client waits');
+    // Node's server (httpAllowHalfOpen off) aborts a request whose client ended its side unanswered.
+    conn.end();
+    await waitUntil(() => b.limiter.waiting === 0, 'the half-open client leaves the line', {
+      seen: () => b.limiter.counters,
+    });
+    expect(b.limiter.counters.rejected.aborted).toBe(1);
+    stage.openAll();
+    expect((await held.reply).status).toBe(200);
+    await waitUntil(() => conn.closed, 'the server hangs up the half-open connection');
+    expect(stage.labels).toEqual(['held']);
+  });
+
   it('met twice: the same middleware on the way twice admits and releases each request once', async () => {
     const b = await t.build({ limit: 3 }, { routes: { '/x': { kind: 'respond' } }, twice: true });
     for (const round of [1, 2, 3]) {
