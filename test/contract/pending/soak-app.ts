@@ -35,7 +35,8 @@ export async function fastifyApp(): Promise<SoakApp> {
       return server;
     },
   });
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((failure, _request, reply) => {
+    const error = failure as Error;
     if (error.message.startsWith('soak ')) stats.errors++;
     else noteOther(error);
     return reply.code(500).send('failed');
