@@ -1,7 +1,7 @@
 /**
  * The soak's server, run in a child process of its own:
  *
- *   node --expose-gc --conditions=@doorman/source --import tsx test/soak/server.ts <express|koa|guard>
+ *   node --expose-gc --conditions=@doorman/source --import tsx test/soak/server.ts <express|koa|guard|fastify>
  *
  * so that the heap it reports holds the server and nothing else (not the load
  * generator, not the test runner). It listens on an ephemeral port, behind a
@@ -19,6 +19,7 @@
 import type { AddressInfo } from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { expressApp } from './apps/express.js';
+import { fastifyApp } from './apps/fastify.js';
 import { guardApp } from './apps/guard.js';
 import { koaApp } from './apps/koa.js';
 import type { HeapSample, ToParent, ToServer } from './protocol.js';
@@ -26,6 +27,7 @@ import { ring, type SoakApp, stats, turn } from './state.js';
 
 const apps: Record<string, () => SoakApp | Promise<SoakApp>> = {
   express: expressApp,
+  fastify: fastifyApp,
   koa: koaApp,
   guard: guardApp,
 };

@@ -7,11 +7,14 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { concurrencyLimit as expressLimit } from '@doorman/express';
+import { concurrencyLimit as fastifyLimit } from '@doorman/fastify';
 import { guard } from '@doorman/http';
 import { concurrencyLimit as koaLimit } from '@doorman/koa';
 import type { Semaphore } from '@doorman/semaphore';
 import express from 'express';
 import express4 from 'express4';
+import fastify from 'fastify';
+import fastify4 from 'fastify4';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import { onTestFinished } from 'vitest';
@@ -60,8 +63,11 @@ function watchQueued(bar: { queuedResponses: number; collectedResponses: number 
  */
 export type BarFactory = (options: LimitOptions) => Promise<Bar>;
 
-function listen(handler: http.RequestListener, bar: Omit<Bar, 'server' | 'port'>): Promise<Bar> {
-  const server = http.createServer(handler);
+function listen(
+  handler: http.RequestListener | Server,
+  bar: Omit<Bar, 'server' | 'port'>,
+): Promise<Bar> {
+  const server = typeof handler === 'function' ? http.createServer(handler) : handler;
   onTestFinished(async () => {
     server.closeAllConnections();
     if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -197,10 +203,68 @@ const guardBar: BarFactory = (options) => {
   }, bar);
 };
 
+/** Fastify with the limit as its app-wide `onRequest` hook; the probe is a hook before it. */
+function fastifyBar(factory: typeof fastify): BarFactory {
+  return async (options) => {
+    const limit = fastifyLimit({ ...options, name: 'chaos' });
+    const bar = {
+      framework: 'fastify' as const,
+      limiter: limit.limiter,
+      stage: new Stage(),
+      peakWaiting: 0,
+      closed: [] as string[],
+      queuedResponses: 0,
+      collectedResponses: 0,
+    };
+    const watch = watchQueued(bar);
+    let server: Server | undefined;
+    const app = factory({
+      logger: false,
+      serverFactory: (handler) => {
+        server = http.createServer(handler);
+        return server;
+      },
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      const url = request.raw.url ?? '';
+      if (url.includes('?')) reply.raw.once('close', () => bar.closed.push(url));
+      const before = bar.limiter.waiting;
+      let admittedNow = false;
+      limit(request, reply, (error) => {
+        admittedNow = true;
+        done(error);
+      });
+      bar.peakWaiting = Math.max(bar.peakWaiting, bar.limiter.waiting);
+      if (!admittedNow && bar.limiter.waiting > before) watch(reply.raw);
+    });
+    app.get('/sing', async () => {
+      await bar.stage.enter();
+      return 'sang';
+    });
+    app.get('/stream', async (_request, reply) => {
+      const stage = bar.stage;
+      return reply.type('text/plain').send(
+        Readable.from(
+          (async function* () {
+            yield 'la ';
+            await stage.enter();
+            yield 'la';
+          })(),
+          { objectMode: false },
+        ),
+      );
+    });
+    await app.ready();
+    return listen(server as Server, bar);
+  };
+}
+
 export const bars: Array<[string, BarFactory]> = [
   ['Express 5', expressBar(express)],
   ['Express 4', expressBar(express4)],
   ['Koa 3', koaBar(Koa)],
   ['Koa 2', koaBar(Koa2)],
   ['the guard', guardBar],
+  ['Fastify 5', fastifyBar(fastify)],
+  ['Fastify 4', fastifyBar(fastify4 as unknown as typeof fastify)],
 ];
