@@ -92,7 +92,7 @@ export function release(t: Harness): void {
       seen: () => ({ inUse: limiter.inUse, closed: [...b.closed] }),
     });
     // Where the adapter sees the handler, it knows the work failed.
-    if (t.subject.seesHandler) expect(limiter.outcomes()).toEqual(['dropped']);
+    if (t.subject.seesBodyFailure) expect(limiter.outcomes()).toEqual(['dropped']);
     await freedAndReusable(b);
   });
 

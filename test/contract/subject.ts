@@ -83,6 +83,13 @@ export interface Subject {
    * `app.use`, the guard) it is held until the response has finished or closed.
    */
   seesHandler: boolean;
+  /**
+   * Whether the adapter sees a body stream fail after the headers went out,
+   * so it can release that work as `'dropped'`. Fastify sends a returned
+   * stream itself and destroys the response on its error exactly as a client
+   * leaving would look, so there it is `'ignored'`.
+   */
+  seesBodyFailure: boolean;
   /** Something can run before the limit (not so for the guard: it is the listener). */
   hasUpstream: boolean;
   /** A step before the limit can start the response (Express). */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Permit, ReleaseOutcome } from '@doorman/semaphore';
+import { socketDead } from './client-gone.js';
 
 /**
  * One request's place under one limit, from the door to the release. The
@@ -34,7 +35,13 @@ export class Hold {
     this.ended = true;
     if (!this.res.writableFinished) this.left = true;
     if (this.permit !== undefined) {
-      if (this.running === 0) this.release();
+      if (this.running !== 0) return;
+      // A dead connection closes the running response at once, but the
+      // requests pipelined behind it hear of it a tick later: released now,
+      // the permit would go to one of them, admitted for nobody. Once they
+      // have left the line, it goes to whoever waits elsewhere.
+      if (this.left && socketDead(this.res.req)) setImmediate(releaseHold, this);
+      else this.release();
     } else if (this.controller !== undefined) this.controller.abort();
   }
 
@@ -53,7 +60,8 @@ export class Hold {
     if (this.ended && this.running === 0) this.release();
   }
 
-  private release(): void {
+  /** @internal */
+  release(): void {
     this.permit?.release(this.outcome());
   }
 
@@ -64,6 +72,10 @@ export class Hold {
     if (this.failed || this.res.statusCode >= 500) return 'dropped';
     return 'success';
   }
+}
+
+function releaseHold(hold: Hold): void {
+  hold.release();
 }
 
 /** Whether an error thrown by a handler means the work failed (not a client error such as a 404). */

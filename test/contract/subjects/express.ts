@@ -85,6 +85,7 @@ export function expressSubject(
   return {
     name,
     seesHandler: mode === 'wrap',
+    seesBodyFailure: mode === 'wrap',
     hasUpstream: true,
     upstreamStartsResponse: true,
     async build(options, setup) {

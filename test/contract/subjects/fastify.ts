@@ -65,6 +65,7 @@ export function fastifySubject(
   return {
     name,
     seesHandler: mode === 'wrap',
+    seesBodyFailure: false,
     hasUpstream: true,
     upstreamStartsResponse: false,
     async build(options, setup) {

@@ -65,6 +65,7 @@ function handlerOf(script: Script): RequestListener {
 export const guardSubject: Subject = {
   name: 'the guard (node:http)',
   seesHandler: false,
+  seesBodyFailure: false,
   hasUpstream: false,
   upstreamStartsResponse: false,
   async build(options, setup) {

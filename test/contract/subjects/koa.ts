@@ -58,6 +58,7 @@ export function koaSubject(name: string, KoaApp: KoaClass): Subject {
   return {
     name,
     seesHandler: true,
+    seesBodyFailure: true,
     hasUpstream: true,
     upstreamStartsResponse: false,
     async build(options, setup) {
