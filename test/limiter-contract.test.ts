@@ -1,6 +1,7 @@
-// Runs the one limiter contract against the core Semaphore and against
-// RedisSemaphore on the real Redis at 127.0.0.1:6379 (each limiter its own key).
+// Runs the one limiter contract against the core Semaphore, AdaptiveSemaphore,
+// and RedisSemaphore on the real Redis at 127.0.0.1:6379 (each limiter its own key).
 import { randomBytes } from 'node:crypto';
+import { AdaptiveSemaphore } from '@doorman/adaptive';
 import { RedisSemaphore } from '@doorman/redis';
 import { Semaphore } from '@doorman/semaphore';
 import { Redis } from 'ioredis';
@@ -10,6 +11,15 @@ import { type ContractLimiter, limiterContract } from './limiter-contract.js';
 limiterContract('Semaphore', {
   make: (options) => new Semaphore(options),
   // Everything the core does is synchronous; one turn of the event loop is plenty.
+  settle: () => new Promise<void>((resolve) => setImmediate(resolve)),
+});
+
+// The contract pins the limit (it checks `inUse` against the limit it set), so
+// minLimit = maxLimit: every release still goes through the sampling path.
+// A moving limit is tested in packages/adaptive and test/adaptive.property.test.ts.
+limiterContract('AdaptiveSemaphore', {
+  make: ({ limit, ...rest }) =>
+    new AdaptiveSemaphore({ initialLimit: limit, minLimit: limit, maxLimit: limit, ...rest }),
   settle: () => new Promise<void>((resolve) => setImmediate(resolve)),
 });
 
