@@ -24,10 +24,20 @@ import autocannon from 'autocannon';
  * Resolves with counts and the latencies (ms) of 2xx and 503 responses, taken
  * from each response (autocannon's own histogram keeps 2xx only); 503s are
  * split by the reason the server tags them with (`x-bench-reject`).
+ * `onResponse(statusCode, latencyMs)`, if given, hears every recorded
+ * response as it arrives (to bucket them by time).
  */
 export function openLoop(
   url,
-  { rate, duration, timeout = 10, connectMs = 1000, graceMs = 1000, atEnd = async () => {} },
+  {
+    rate,
+    duration,
+    timeout = 10,
+    connectMs = 1000,
+    graceMs = 1000,
+    atEnd = async () => {},
+    onResponse = undefined,
+  },
 ) {
   const connections = rate;
   const ok = [];
@@ -123,6 +133,7 @@ export function openLoop(
     );
     instance.on('response', (client, statusCode, _bytes, responseTime) => {
       if (!recording) return;
+      onResponse?.(statusCode, responseTime);
       if (statusCode >= 200 && statusCode < 300) ok.push(responseTime);
       else if (statusCode === 503) {
         const reason = client.benchReason ?? 'UNTAGGED';

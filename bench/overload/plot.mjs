@@ -8,10 +8,11 @@ const PANEL_H = 300;
 const TOP = 110;
 const LEFTS = [80, 560];
 
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const esc = (s) =>
+  String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 
-function niceStep(max, ticks) {
+export function niceStep(max, ticks) {
   const raw = max / ticks;
   const mag = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= raw) return m * mag;

@@ -53,7 +53,7 @@ class AimdController extends WindowedController {
     const overloaded =
       this.window.dropped > 0 ||
       Number.isNaN(median) ||
-      median > this.settings.tolerance * base ||
+      median > this.settings.tolerance * (base + 3 * this.noiseMs) ||
       median > this.settings.maxLatencyMs;
     if (overloaded) return Math.min(limit - 1, limit * this.settings.backoff);
     return this.nearLimit() ? limit + 1 : limit;

@@ -65,7 +65,9 @@ class Gradient2Controller extends WindowedController {
       this.healthySinceProbe = 0;
       return Math.min(limit - 1, limit * this.settings.backoff);
     }
-    const ratio = median / base;
+    // Latency above what noise alone explains: tolerance, plus twice the
+    // chance error of a window's median, thrice (a busy event loop, a shared host).
+    const ratio = median / (base + 3 * this.noiseMs);
     if (ratio > this.settings.tolerance) {
       this.plateau = limit;
       this.healthySinceProbe = 0;
@@ -89,7 +91,7 @@ class Gradient2Controller extends WindowedController {
     latencyBefore: number,
     latencyAtHalf: number,
   ): number {
-    const ratio = latencyBefore / latencyAtHalf;
+    const ratio = latencyBefore / (latencyAtHalf + 3 * this.noiseMs);
     if (!(ratio > this.settings.tolerance)) return limitBefore;
     this.plateau = limitBefore;
     return Math.max(this.limit, (limitBefore * this.settings.tolerance) / ratio);

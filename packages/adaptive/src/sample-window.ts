@@ -46,12 +46,23 @@ export class SampleWindow {
     return this.count >= this.size || this.alarms >= Math.max(3, this.size >> 2);
   }
 
+  /**
+   * How far the median may be off by chance alone, in ms: its standard error
+   * estimated from the spread of the samples (interquartile range), set by
+   * `median()`. Large on a noisy host, near 0 on a steady one.
+   */
+  medianError = 0;
+
   /** The median latency of the kept samples (NaN if all were dropped). Sorts them in place. */
   median(): number {
-    if (this.kept === 0) return Number.NaN;
-    const sorted = this.latencies.subarray(0, this.kept).sort();
-    const mid = this.kept >> 1;
-    return this.kept % 2 === 1
+    const n = this.kept;
+    if (n === 0) return Number.NaN;
+    const sorted = this.latencies.subarray(0, n).sort();
+    const mid = n >> 1;
+    const iqr = (sorted[(3 * n) >> 2] as number) - (sorted[n >> 2] as number);
+    // For a normal spread, sigma = IQR / 1.35 and the median's error is 1.25 sigma / sqrt(n).
+    this.medianError = (0.93 * iqr) / Math.sqrt(n);
+    return n % 2 === 1
       ? (sorted[mid] as number)
       : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
   }

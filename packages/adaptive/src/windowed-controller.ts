@@ -36,6 +36,12 @@ export abstract class WindowedController implements LimitController {
   private readonly remeasureEvery: number;
   /** Median of the last full window with successes. */
   latencyMs: number | undefined = undefined;
+  /**
+   * How much a window's median wobbles by chance, in ms: a moving average of
+   * each window's standard error of the median. Thresholds allow a few of it,
+   * so a noisy host does not read as overload and ratchet the limit down.
+   */
+  protected noiseMs = 0;
   /** Windows since the last re-measure. */
   private sinceRemeasure = 0;
   /**
@@ -72,6 +78,10 @@ export abstract class WindowedController implements LimitController {
     if (!Number.isNaN(median)) {
       this.latencyMs = median;
       base = this.minLatency.push(median);
+      // A spread wider than a quarter of the no-load latency is the crowd
+      // changing within the window, not chance.
+      const error = Math.min(this.window.medianError, 0.25 * base);
+      this.noiseMs += 0.2 * (error - this.noiseMs);
     }
     let wanted: number;
     if (this.probeFrom !== 0) {

@@ -30,6 +30,8 @@ export interface SimulationOptions {
   readonly maxLimit?: number;
   readonly baseMs?: number;
   readonly noise?: number;
+  /** Added to each latency: a seeded random delay in [0, jitterMs) (a busy event loop). */
+  readonly jitterMs?: number;
   readonly seed?: number;
 }
 
@@ -75,6 +77,7 @@ export function simulate(
   const maxLimit = options.maxLimit ?? 1000;
   const baseMs = options.baseMs ?? 20;
   const noise = options.noise ?? 0;
+  const jitterMs = options.jitterMs ?? 0;
   const rand = random(options.seed ?? 1);
   const controller = algorithm.create({
     initialLimit: options.initialLimit,
@@ -99,7 +102,7 @@ export function simulate(
       while (running.length < limit && running.length < clients) {
         const inFlight = running.length + 1;
         const crowd = Math.max(1, (inFlight / phase.capacity) ** 2);
-        const service = baseMs * crowd * (1 + noise * rand());
+        const service = baseMs * crowd * (1 + noise * rand()) + jitterMs * rand();
         const call: Call = {
           start: now,
           end: now + service,
