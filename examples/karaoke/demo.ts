@@ -8,7 +8,9 @@
 //   pnpm demo --fast          20x faster
 //   pnpm demo --serve         then keep the bar open: a live page at http://127.0.0.1:3000/
 //   pnpm demo --local         the bar without HTTP: the semaphore alone, replayed
+//   pnpm demo --adaptive      tonight nobody knows how many rooms work: the doorman learns it
 import { parseArgs } from 'node:util';
+import { eveningDefaults, runAdaptiveDemo } from './src/adaptive-demo.js';
 import { runBar } from './src/bar.js';
 import { runHttpDemo } from './src/http-demo.js';
 import { Timeline } from './src/timeline.js';
@@ -27,6 +29,10 @@ const usage = `Usage: pnpm demo [options]
                      (http://127.0.0.1:3000/, or --port), guests coming back now and then
   --port <n>         the server's port (default: any free one; 3000 with --serve)
   --local            no HTTP: the semaphore alone, one round, replayed in-process
+  --adaptive         tonight the bar does not know how many rooms work: rooms
+                     close and reopen (8, 3, 10) while guests keep coming, and an
+                     AdaptiveSemaphore learns the limit (60 s; takes --fast,
+                     --speed and --port)
   -h, --help         show this help`;
 
 function number(
@@ -67,12 +73,32 @@ async function main(): Promise<void> {
       serve: { type: 'boolean', default: false },
       port: { type: 'string' },
       local: { type: 'boolean', default: false },
+      adaptive: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) {
     console.log(usage);
+    return;
+  }
+  if (values.adaptive) {
+    const others = ['guests', 'rooms', 'song', 'line', 'patience', 'serve', 'local'] as const;
+    const given = others.filter((name) => values[name] !== undefined && values[name] !== false);
+    if (given.length > 0) {
+      throw new Error(
+        `--adaptive plays its own evening: it takes --fast, --speed and --port, not ${given.map((g) => `--${g}`).join(', ')}`,
+      );
+    }
+    const port = values.port === undefined ? undefined : number('port', values.port, 0, true, 0);
+    await runAdaptiveDemo(
+      {
+        ...eveningDefaults,
+        speed: number('speed', values.speed, values.fast ? 20 : 1, false),
+        ...(port === undefined ? {} : { port }),
+      },
+      (text) => console.log(text),
+    );
     return;
   }
   if (values.local && (values.serve || values.port !== undefined)) {
