@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { AdaptiveSemaphore } from '@doorman/adaptive';
 import { concurrencyLimit } from '@doorman/express';
 import { registerMetrics } from '@doorman/prometheus';
 import { RedisSemaphore } from '@doorman/redis';
@@ -19,6 +20,8 @@ export interface DashboardAppOptions {
   redis?: Redis;
   /** The Redis key of the shared microphones. Default `'karaoke-microphones'`. */
   microphonesKey?: string;
+  /** How long the kitchen takes for one order, in ms. Default: 20 to 30 ms. */
+  orderMs?: () => number;
 }
 
 /**
@@ -46,7 +49,19 @@ export function createApp(options: DashboardAppOptions = {}): {
           limit: 3,
           name: 'microphones',
         });
-  registerMetrics(microphones === undefined ? rooms : [rooms, microphones], { registry });
+  // `GET /order`: nobody knows how many orders the kitchen takes at once, so
+  // its limit learns it (an AdaptiveSemaphore) from how long orders take.
+  const orderMs = options.orderMs ?? (() => 20 + Math.random() * 10);
+  const kitchen = new AdaptiveSemaphore({
+    initialLimit: 4,
+    maxLimit: 50,
+    maxQueue: 8,
+    queueTimeoutMs: 1000,
+    name: 'kitchen',
+  });
+  registerMetrics(microphones === undefined ? [rooms, kitchen] : [rooms, microphones, kitchen], {
+    registry,
+  });
   const limits =
     microphones === undefined ? [rooms] : [rooms, concurrencyLimit({ limiter: microphones })];
 
@@ -59,10 +74,16 @@ export function createApp(options: DashboardAppOptions = {}): {
     await delay(songMs());
     res.json({ sung: 1 });
   });
+  app.get('/order', concurrencyLimit({ limiter: kitchen }), async (_req, res) => {
+    await delay(orderMs());
+    res.json({ served: 1 });
+  });
   app.get('/', (_req, res) => {
     res
       .type('text/plain')
-      .send('GET /sing takes one of 4 rooms for a song; GET /metrics for Prometheus.\n');
+      .send(
+        'GET /sing takes one of 4 rooms for a song; GET /order asks the kitchen; GET /metrics for Prometheus.\n',
+      );
   });
   return { app, registry, microphones };
 }

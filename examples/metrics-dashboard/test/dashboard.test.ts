@@ -23,8 +23,9 @@ describe('the Grafana dashboard', () => {
       'Rejected share',
       'Wait time p50 / p99',
       'Leases lost and fail-open admissions per second',
+      'Adaptive limiters: latency learned',
     ]);
-    expect(expressions).toHaveLength(14);
+    expect(expressions).toHaveLength(16);
     // Every unnamed limiter is `http`: the job and the instance tell them apart.
     expect(dashboard.templating.list.map((v) => v.name)).toEqual([
       'datasource',
@@ -45,6 +46,8 @@ describe('the Grafana dashboard', () => {
     const exported = await exportedNames();
     expect([...exported].sort()).toEqual([
       'doorman_acquired_total',
+      'doorman_adaptive_latency_seconds',
+      'doorman_adaptive_min_latency_seconds',
       'doorman_fail_open_total',
       'doorman_leases_lost_total',
       'doorman_permits_in_use',
@@ -67,6 +70,8 @@ describe('the Grafana dashboard', () => {
     // Every metric doorman exports is on the dashboard, bar the histogram's _sum and _count.
     expect([...used].sort()).toEqual([
       'doorman_acquired_total',
+      'doorman_adaptive_latency_seconds',
+      'doorman_adaptive_min_latency_seconds',
       'doorman_fail_open_total',
       'doorman_leases_lost_total',
       'doorman_permits_in_use',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AdaptiveSemaphore } from '@doorman/adaptive';
 import { registerMetrics } from '@doorman/prometheus';
 import { RedisSemaphore } from '@doorman/redis';
 import { Semaphore } from '@doorman/semaphore';
@@ -129,7 +130,10 @@ export async function exportedNames(): Promise<Set<string>> {
   // Never connects: registering reads only the limiter's live numbers.
   const redis = new Redis({ lazyConnect: true });
   const shared = new RedisSemaphore({ redis, key: 'probe-shared', limit: 1 });
-  registerMetrics([new Semaphore({ limit: 1, name: 'probe' }), shared], { registry });
+  // An adaptive limiter shows its estimates once learned: one window (20 releases).
+  const adaptive = new AdaptiveSemaphore({ initialLimit: 1, name: 'probe-adaptive' });
+  for (let i = 0; i < 20; i++) (await adaptive.acquire()).release();
+  registerMetrics([new Semaphore({ limit: 1, name: 'probe' }), shared, adaptive], { registry });
   redis.disconnect();
   const names = new Set<string>();
   for (const line of (await registry.metrics()).split('\n')) {

@@ -98,14 +98,22 @@ beforeAll(async () => {
     await once(app, 'listening');
     ports.push((app.address() as AddressInfo).port);
   }
-  loads = ports.map((port) =>
+  // Guests singing (rooms, microphones) and ordering from the kitchen (an
+  // adaptive limit), on both instances.
+  loads = ports.flatMap((port) => [
     runLoad({
       url: `http://127.0.0.1:${port}/sing`,
       clients: 14,
       durationMs: 120_000,
       signal: stopLoad.signal,
     }),
-  );
+    runLoad({
+      url: `http://127.0.0.1:${port}/order`,
+      clients: 6,
+      durationMs: 120_000,
+      signal: stopLoad.signal,
+    }),
+  ]);
 
   const config = readFileSync(join(exampleDir, 'prometheus.yml'), 'utf8');
   expect(config).toMatch(/targets: \[["']127\.0\.0\.1:3000["']\]/);
@@ -144,7 +152,7 @@ beforeAll(async () => {
     'five scrapes under load',
     () =>
       query(
-        'min(count_over_time(doorman_permits_limit{job="doorman-example"}[1m])) >= 5 and on() count(doorman_permits_limit) == 4 and on() max(max_over_time(doorman_waiters{limiter="rooms"}[1m])) > 0',
+        'min(count_over_time(doorman_permits_limit{job="doorman-example"}[1m])) >= 5 and on() count(doorman_permits_limit) == 6 and on() count(doorman_adaptive_min_latency_seconds) == 2 and on() max(max_over_time(doorman_waiters{limiter="rooms"}[1m])) > 0',
       ),
     (result) => result.length === 1,
   );
@@ -173,12 +181,14 @@ describe('a real Prometheus scraping the example app under load', () => {
     const up = await query('up{job="doorman-example"}');
     expect(up.map((s) => s.value?.[1])).toEqual(['1', '1']);
     const limit = await query('doorman_permits_limit');
-    expect(limit.map((s) => `${s.metric['limiter']} ${s.value?.[1]}`).sort()).toEqual([
-      'microphones 3',
-      'microphones 3',
-      'rooms 4',
-      'rooms 4',
-    ]);
+    // The kitchen's limit moves: only its presence is fixed.
+    expect(
+      limit
+        .map((s) =>
+          s.metric['limiter'] === 'kitchen' ? 'kitchen' : `${s.metric['limiter']} ${s.value?.[1]}`,
+        )
+        .sort(),
+    ).toEqual(['kitchen', 'kitchen', 'microphones 3', 'microphones 3', 'rooms 4', 'rooms 4']);
   });
 
   it.each(expressionsOf(dashboard))(
@@ -191,15 +201,18 @@ describe('a real Prometheus scraping the example app under load', () => {
         (series) => series.length > 0 && series.some((s) => Number.isFinite(Number(s.value?.[1]))),
       );
       const limiters = new Set(result.map((series) => series.metric['limiter']));
-      // The distributed-only panels show the shared microphones and never the local rooms.
+      // The distributed-only panels show the shared microphones and never the
+      // local rooms and kitchen; the adaptive panel only the kitchen.
       const distributedOnly = /doorman_leases_lost_total|doorman_fail_open_total/.test(expr);
       const local = expr.includes('unless on');
       expect([...limiters].sort()).toEqual(
-        distributedOnly && !local
-          ? ['microphones']
-          : local && !expr.includes('sum by')
-            ? ['rooms']
-            : ['microphones', 'rooms'],
+        expr.includes('doorman_adaptive_')
+          ? ['kitchen']
+          : distributedOnly && !local
+            ? ['microphones']
+            : local && !expr.includes('sum by')
+              ? ['kitchen', 'rooms']
+              : ['kitchen', 'microphones', 'rooms'],
       );
     },
   );
@@ -247,6 +260,16 @@ describe('a real Prometheus scraping the example app under load', () => {
       await expect(query(promql), promql).resolves.toBeInstanceOf(Array);
     }
     const utilisation = await query('doorman_permits_in_use / doorman_permits_limit');
-    expect(utilisation).toHaveLength(4);
+    expect(utilisation).toHaveLength(6);
+  });
+
+  it("shows the latency the kitchen's adaptive limit learned: an order's time alone, 20 to 30 ms", async () => {
+    const learned = await query('doorman_adaptive_min_latency_seconds');
+    expect(learned.map((s) => s.metric['limiter'])).toEqual(['kitchen', 'kitchen']);
+    for (const series of learned) {
+      const seconds = Number(series.value?.[1]);
+      expect(seconds).toBeGreaterThanOrEqual(0.02);
+      expect(seconds).toBeLessThan(0.1);
+    }
   });
 });

@@ -33,6 +33,12 @@ export interface ReadDefinition extends Described {
   readonly read: (limiter: LimiterStats, value: string | undefined) => number | undefined;
   /** False: exported for every limiter. True: only for the limiters whose reader gives a number. */
   readonly optional: boolean;
+  /**
+   * For an optional value a limiter may have before it has a number for it
+   * (an estimate not learned yet): true if this limiter has it at all. Its
+   * series then appears once `read` gives a number. Default: `read` gives one now.
+   */
+  readonly has?: (limiter: LimiterStats) => boolean;
 }
 
 export interface HistogramDefinition extends Described {
@@ -51,6 +57,12 @@ function optionalCount(value: unknown): number | undefined {
 }
 
 type ExtraCounters = Record<string, unknown> | undefined;
+
+/** A duration in ms a limiter may expose as `key`, in seconds; `undefined` until it is a number. */
+function optionalSeconds(limiter: LimiterStats, key: string): number | undefined {
+  const ms = (limiter as unknown as Record<string, unknown>)[key];
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
+}
 
 /**
  * Every metric, in the order they are registered (and so exposed). New
@@ -114,6 +126,22 @@ export const metricDefinitions: readonly MetricDefinition[] = Object.freeze([
     help: 'Permits a distributed limiter granted without its shared store (failOpen while the store was unreachable).',
     optional: true,
     read: (limiter) => optionalCount((limiter.counters as unknown as ExtraCounters)?.['failOpen']),
+  },
+  {
+    suffix: 'adaptive_min_latency_seconds',
+    type: 'gauge',
+    help: 'Adaptive limiters only: the latency the algorithm believes the work takes without load, in seconds.',
+    optional: true,
+    has: (limiter) => 'minLatencyMs' in limiter,
+    read: (limiter) => optionalSeconds(limiter, 'minLatencyMs'),
+  },
+  {
+    suffix: 'adaptive_latency_seconds',
+    type: 'gauge',
+    help: 'Adaptive limiters only: the latency the algorithm measured last (median of its last window of samples), in seconds.',
+    optional: true,
+    has: (limiter) => 'latencyMs' in limiter,
+    read: (limiter) => optionalSeconds(limiter, 'latencyMs'),
   },
 ] satisfies MetricDefinition[]);
 

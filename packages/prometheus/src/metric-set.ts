@@ -126,9 +126,7 @@ export function seriesShape(limiter: LimiterStats, labels: Labels) {
         definition.split.values.map((value) => ({ ...labels, [label]: value })),
       );
     }
-    if (definition.optional && definition.read(limiter, undefined) !== undefined) {
-      optional.add(definition.suffix);
-    }
+    if (definition.optional && hasValue(definition, limiter)) optional.add(definition.suffix);
   }
   return { splitLabels, optional };
 }
@@ -140,7 +138,14 @@ function wanted(set: MetricSet, family: Family, adding: readonly LimiterStats[])
   for (const series of set.bySource.values()) {
     if (series.optional.has(definition.suffix)) return true;
   }
-  return adding.some((limiter) => definition.read(limiter, undefined) !== undefined);
+  return adding.some((limiter) => hasValue(definition, limiter));
+}
+
+/** Whether a limiter has an optional metric: by `has`, else by a number to read now. */
+function hasValue(definition: ReadDefinition, limiter: LimiterStats): boolean {
+  return definition.has !== undefined
+    ? definition.has(limiter)
+    : definition.read(limiter, undefined) !== undefined;
 }
 
 /**
