@@ -77,9 +77,11 @@ app.get('/', async (_req, res) => {
 });
 
 // ---- what the runner reads
-const trace = []; // [ms since start, limit, inUse, waiting, backend inFlight, capacity]
+// [ms since start, limit, inUse, waiting, backend inFlight, capacity, minLatencyMs, latencyMs]
+const trace = [];
 let sampler;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 function sample() {
   trace.push([
     Math.round(performance.now() - startedAt),
@@ -88,6 +90,8 @@ function sample() {
     limiter?.waiting ?? 0,
     inFlight,
     capacityNow(),
+    limiter?.minLatencyMs ?? null,
+    limiter?.latencyMs ?? null,
   ]);
 }
 

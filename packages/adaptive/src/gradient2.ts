@@ -50,6 +50,8 @@ interface Gradient2Settings extends WindowOptions {
 class Gradient2Controller extends WindowedController {
   private plateau = Number.POSITIVE_INFINITY;
   private healthySinceProbe = 0;
+  /** The median that made the last cut for latency; 0 when the last window did not cut. */
+  private cutAt = 0;
 
   constructor(
     bounds: LimitBounds,
@@ -61,6 +63,7 @@ class Gradient2Controller extends WindowedController {
   protected decide(median: number, base: number): number {
     const limit = this.limit;
     if (this.window.dropped > 0 || Number.isNaN(median)) {
+      this.cutAt = 0;
       this.plateau = limit;
       this.healthySinceProbe = 0;
       return Math.min(limit - 1, limit * this.settings.backoff);
@@ -69,11 +72,22 @@ class Gradient2Controller extends WindowedController {
     // chance error of a window's median, thrice (a busy event loop, a shared host).
     const ratio = median / (base + 3 * this.noiseMs);
     if (ratio > this.settings.tolerance) {
+      // The last cut did not bring latency down (by more than chance): the
+      // crowd is not what makes it slow (a busier host, slower work). Take
+      // this latency as the no-load one and hold, instead of cutting to the floor.
+      const cutAt = this.cutAt;
+      this.cutAt = 0;
+      if (cutAt > 0 && cutAt - median <= Math.max(0.03 * cutAt, 3 * this.noiseMs)) {
+        this.relearnMinLatency(median);
+        return limit;
+      }
+      this.cutAt = median;
       this.plateau = limit;
       this.healthySinceProbe = 0;
       const gradient = Math.max(0.5, this.settings.tolerance / ratio);
       return Math.min(limit - 1, limit * gradient);
     }
+    this.cutAt = 0;
     // A healthy window at or above the plateau: whatever held it there is gone.
     if (limit >= this.plateau) this.plateau = Number.POSITIVE_INFINITY;
     if (!this.nearLimit()) return limit;

@@ -9,7 +9,9 @@
  * A moving horizon re-measures for free: a controller that lowers its limit
  * whenever latency rises keeps visiting the uncrowded latency, which keeps
  * the minimum fresh; if it cannot find it within `horizon` windows, the work
- * itself got slower and the old minimum expires.
+ * itself got slower and the old minimum expires. The controller also resets
+ * it when it measures the latency without crowding directly (see
+ * WindowedController): at half the limit, or at the lowest limit allowed.
  */
 export class MinLatency {
   private readonly medians: Float64Array;
@@ -20,6 +22,14 @@ export class MinLatency {
 
   constructor(readonly horizon: number) {
     this.medians = new Float64Array(horizon);
+  }
+
+  /** Forgets the windows so far: the no-load latency is `median` from now on. */
+  reset(median: number): void {
+    this.medians[0] = median;
+    this.next = 1 % this.horizon;
+    this.filled = 1;
+    this.value = median;
   }
 
   push(median: number): number {

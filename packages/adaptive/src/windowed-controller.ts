@@ -86,12 +86,22 @@ export abstract class WindowedController implements LimitController {
     let wanted: number;
     if (this.probeFrom !== 0) {
       wanted = this.afterRemeasure(this.probeFrom, this.probeFromLatency, median);
+      // Not crowding: what half the limit measured is the no-load latency now,
+      // even if an older, lower one is on record (the host got busier, the
+      // work slower): keeping that one would read every window as overload.
+      if (wanted >= this.probeFrom && !Number.isNaN(median)) this.minLatency.reset(median);
       // The limit was crowding the work: look again soon; else look less and
       // less often, down to once in remeasureEvery windows.
       this.remeasureAfter =
         wanted < this.probeFrom ? 1 : Math.min(this.remeasureEvery, 2 * this.remeasureAfter);
       this.probeFrom = 0;
     } else {
+      // At the lowest limit allowed there is no less crowded latency to
+      // compare with: this window is the no-load latency.
+      if (this.limit === this.minLimit && !Number.isNaN(median)) {
+        this.minLatency.reset(median);
+        base = median;
+      }
       wanted = this.decide(median, base);
       // Not while the algorithm is already bringing the limit down.
       if (
@@ -126,6 +136,11 @@ export abstract class WindowedController implements LimitController {
    * `base` the no-load latency learned so far.
    */
   protected abstract decide(median: number, base: number): number;
+
+  /** The no-load latency is `latencyMs` from now on: it was measured without crowding. */
+  protected relearnMinLatency(latencyMs: number): void {
+    this.minLatency.reset(latencyMs);
+  }
 
   /**
    * After a re-measure window at half the limit: `latencyBefore` was the

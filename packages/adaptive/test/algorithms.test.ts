@@ -178,6 +178,21 @@ describe('gradient2', () => {
     },
   );
 
+  it.each([5, 30])(
+    'holds its limit when every latency rises by %i ms whatever the crowd (a busier host), instead of cutting to the floor',
+    (extraMs) => {
+      const phases: Phase[] = [
+        { ms: 10_000, capacity: 10 },
+        { ms: 20_000, capacity: 10, extraMs },
+      ];
+      const trace = simulate(gradient2, phases, { initialLimit: 20, ...noisy });
+      const [lowest, highest] = limitRange(trace, 10_000, 30_000);
+      expect(lowest).toBeGreaterThanOrEqual(5); // a re-measure at half the limit
+      expect(highest).toBeLessThanOrEqual(13);
+      expect(meanLimit(trace, 10_000, 30_000)).toBeGreaterThanOrEqual(9);
+    },
+  );
+
   it('learns the no-load latency it reports', () => {
     const trace = simulate(gradient2, [{ ms: 5_000, capacity: 10 }], { initialLimit: 40 });
     expect(trace.controller.minLatencyMs).toBe(20);

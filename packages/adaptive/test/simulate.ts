@@ -22,6 +22,8 @@ export interface Phase {
   readonly clients?: number;
   /** Share of answers that are errors ('dropped'), drawn at random. Default 0. */
   readonly dropRate?: number;
+  /** Added to every latency in this phase, whatever the crowd (a busier host). Default 0. */
+  readonly extraMs?: number;
 }
 
 export interface SimulationOptions {
@@ -102,7 +104,8 @@ export function simulate(
       while (running.length < limit && running.length < clients) {
         const inFlight = running.length + 1;
         const crowd = Math.max(1, (inFlight / phase.capacity) ** 2);
-        const service = baseMs * crowd * (1 + noise * rand()) + jitterMs * rand();
+        const service =
+          baseMs * crowd * (1 + noise * rand()) + jitterMs * rand() + (phase.extraMs ?? 0);
         const call: Call = {
           start: now,
           end: now + service,
