@@ -19,10 +19,13 @@ export interface WindowOptions {
  *
  * The no-load latency cannot be seen while the limit sits above the knee
  * (every window is crowded, and a limit that starts there never sees it). So
- * every `remeasureEvery` windows, if the limit was used, one window runs at half the limit: if latency falls by more than
- * noise, the limit was too high. That costs half the throughput for one
+ * now and then (at most every `remeasureEvery` windows), if the limit was
+ * used, one window runs at half the limit: if latency falls by more than
+ * noise, the limit was crowding the work; if not, what half the limit
+ * measured is the no-load latency now. That costs half the throughput for one
  * window in `remeasureEvery` (about 1% at the default of 50), where Envoy
  * pins concurrency to a small floor for a whole measurement.
+ *
  * A window spans about two round trips whatever the limit (2x limit samples),
  * so decisions come as fast at a limit of 5 as at 500.
  */
@@ -85,15 +88,19 @@ export abstract class WindowedController implements LimitController {
     }
     let wanted: number;
     if (this.probeFrom !== 0) {
-      wanted = this.afterRemeasure(this.probeFrom, this.probeFromLatency, median);
-      // Not crowding: what half the limit measured is the no-load latency now,
-      // even if an older, lower one is on record (the host got busier, the
-      // work slower): keeping that one would read every window as overload.
-      if (wanted >= this.probeFrom && !Number.isNaN(median)) this.minLatency.reset(median);
-      // The limit was crowding the work: look again soon; else look less and
-      // less often, down to once in remeasureEvery windows.
-      this.remeasureAfter =
-        wanted < this.probeFrom ? 1 : Math.min(this.remeasureEvery, 2 * this.remeasureAfter);
+      const before = this.probeFromLatency;
+      wanted = this.afterRemeasure(this.probeFrom, before, median);
+      const cut = wanted < this.probeFrom || Number.isNaN(median);
+      // Latency did not fall at half the limit: what it measured is the
+      // no-load latency now, even if an older, lower one is on record (the
+      // host got busier, the work slower), which would read every window as
+      // overload. Had it fallen, half the limit may still be crowded.
+      if (!cut && before - median <= Math.max(0.05 * before, 3 * this.noiseMs)) {
+        this.minLatency.reset(median);
+      }
+      // The limit was cut: look again soon; else less and less often, down
+      // to once in remeasureEvery windows.
+      this.remeasureAfter = cut ? 1 : Math.min(this.remeasureEvery, 2 * this.remeasureAfter);
       this.probeFrom = 0;
     } else {
       // At the lowest limit allowed there is no less crowded latency to
