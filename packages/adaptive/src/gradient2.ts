@@ -72,12 +72,13 @@ class Gradient2Controller extends WindowedController {
     // chance error of a window's median, thrice (a busy event loop, a shared host).
     const ratio = median / (base + 3 * this.noiseMs);
     if (ratio > this.settings.tolerance) {
-      // The last cut did not bring latency down (by more than chance): the
-      // crowd is not what makes it slow (a busier host, slower work). Take
-      // this latency as the no-load one and hold, instead of cutting to the floor.
+      // The last cut left latency where it was (within chance): the crowd is
+      // not what makes it slow (a busier host, slower work). Take this
+      // latency as the no-load one and hold, instead of cutting to the floor.
+      // (Latency that rose after a cut is load getting worse: keep cutting.)
       const cutAt = this.cutAt;
       this.cutAt = 0;
-      if (cutAt > 0 && cutAt - median <= Math.max(0.03 * cutAt, 3 * this.noiseMs)) {
+      if (cutAt > 0 && Math.abs(cutAt - median) <= Math.max(0.03 * cutAt, 3 * this.noiseMs)) {
         this.relearnMinLatency(median);
         return limit;
       }

@@ -88,20 +88,28 @@ export abstract class WindowedController implements LimitController {
     }
     let wanted: number;
     if (this.probeFrom !== 0) {
+      const from = this.probeFrom;
       const before = this.probeFromLatency;
-      wanted = this.afterRemeasure(this.probeFrom, before, median);
-      const cut = wanted < this.probeFrom || Number.isNaN(median);
-      // Latency did not fall at half the limit: what it measured is the
-      // no-load latency now, even if an older, lower one is on record (the
-      // host got busier, the work slower), which would read every window as
-      // overload. Had it fallen, half the limit may still be crowded.
-      if (!cut && before - median <= Math.max(0.05 * before, 3 * this.noiseMs)) {
-        this.minLatency.reset(median);
-      }
-      // The limit was cut: look again soon; else less and less often, down
-      // to once in remeasureEvery windows.
-      this.remeasureAfter = cut ? 1 : Math.min(this.remeasureEvery, 2 * this.remeasureAfter);
       this.probeFrom = 0;
+      const margin = Math.max(0.05 * before, 3 * this.noiseMs);
+      if (!Number.isNaN(median) && median - before > margin) {
+        // Slower at half the limit than at the whole: something changed
+        // meanwhile (a step in load or capacity). Judge this window as any
+        // other, at the limit it ran at, and look again soon.
+        wanted = this.decide(median, base);
+        this.remeasureAfter = 1;
+      } else {
+        wanted = this.afterRemeasure(from, before, median);
+        const cut = wanted < from || Number.isNaN(median);
+        // Latency did not fall at half the limit: what it measured is the
+        // no-load latency now, even if an older, lower one is on record (the
+        // host got busier, the work slower), which would read every window
+        // as overload. Had it fallen, half the limit may still be crowded.
+        if (!cut && before - median <= margin) this.minLatency.reset(median);
+        // The limit was cut: look again soon; else less and less often, down
+        // to once in remeasureEvery windows.
+        this.remeasureAfter = cut ? 1 : Math.min(this.remeasureEvery, 2 * this.remeasureAfter);
+      }
     } else {
       // At the lowest limit allowed there is no less crowded latency to
       // compare with: this window is the no-load latency.

@@ -193,6 +193,25 @@ describe('gradient2', () => {
     },
   );
 
+  it('follows the steps whatever the draw of the noise (8 seeds, jitter up to half the no-load latency)', () => {
+    const phases: Phase[] = [10, 25, 5].map((capacity) => ({ ms: 10_000, capacity }));
+    for (let seed = 1; seed <= 8; seed++) {
+      for (const jitterMs of [0, 10]) {
+        const trace = simulate(gradient2, phases, { initialLimit: 20, noise: 0.1, jitterMs, seed });
+        phases.forEach((phase, i) => {
+          const share = meanLimit(trace, i * 10_000 + 3_000, (i + 1) * 10_000) / phase.capacity;
+          expect(
+            share,
+            `seed ${seed}, jitter ${jitterMs} ms, C = ${phase.capacity}`,
+          ).toBeGreaterThan(0.8);
+          expect(share, `seed ${seed}, jitter ${jitterMs} ms, C = ${phase.capacity}`).toBeLessThan(
+            1.3,
+          );
+        });
+      }
+    }
+  });
+
   it('learns the no-load latency it reports', () => {
     const trace = simulate(gradient2, [{ ms: 5_000, capacity: 10 }], { initialLimit: 40 });
     expect(trace.controller.minLatencyMs).toBe(20);
