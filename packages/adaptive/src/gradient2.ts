@@ -19,7 +19,10 @@ export interface Gradient2Options extends CommonAlgorithmOptions {
   tolerance?: number;
   /** The limit is multiplied by this after a window with drops. Default 0.9. */
   backoff?: number;
-  /** Windows of healthy samples between two tries above the limit where latency last rose. Default 12. */
+  /**
+   * Between two tries above the limit where latency last rose: this many
+   * windows' worth of healthy samples (2 x the limit each). Default 12.
+   */
   probeEvery?: number;
 }
 
@@ -43,8 +46,11 @@ interface Gradient2Settings extends WindowOptions {
  * re-learned over a moving horizon (see `MinLatency`) instead of a slowly
  * drifting long-term average that follows sustained overload up; it
  * remembers where latency last rose (the plateau) and tries above it only
- * every `probeEvery` windows, so it sits at the knee instead of oscillating
- * across it; below the plateau, or once a try above it stays healthy (the
+ * after `probeEvery` windows' worth of healthy samples, so it sits at the
+ * knee instead of oscillating across it; a cut that leaves latency where it
+ * was means the crowd is not the cause (it re-learns the no-load latency and
+ * holds, instead of cutting to the floor); thresholds allow for the chance
+ * error of a window's median, so a noisy host does not ratchet it down; below the plateau, or once a try above it stays healthy (the
  * service got faster), it grows by 10% a window to recover quickly.
  */
 class Gradient2Controller extends WindowedController {
@@ -93,7 +99,11 @@ class Gradient2Controller extends WindowedController {
     if (limit >= this.plateau) this.plateau = Number.POSITIVE_INFINITY;
     if (!this.nearLimit()) return limit;
     if (limit + 1 >= this.plateau) {
-      if (++this.healthySinceProbe < this.settings.probeEvery) return limit;
+      // Counted in samples, about `probeEvery` windows of two round trips:
+      // at a small limit a window is many round trips, and counting windows
+      // would leave it there for long.
+      this.healthySinceProbe += this.window.count;
+      if (this.healthySinceProbe < this.settings.probeEvery * 2 * limit) return limit;
       this.healthySinceProbe = 0;
       return limit + 1;
     }
