@@ -58,6 +58,8 @@ class Gradient2Controller extends WindowedController {
   private healthySinceProbe = 0;
   /** The median that made the last cut for latency; 0 when the last window did not cut. */
   private cutAt = 0;
+  /** The last window was over tolerance, but not enough to act on one window alone. */
+  private suspect = false;
 
   constructor(
     bounds: LimitBounds,
@@ -70,6 +72,7 @@ class Gradient2Controller extends WindowedController {
     const limit = this.limit;
     if (this.window.dropped > 0 || Number.isNaN(median)) {
       this.cutAt = 0;
+      this.suspect = false;
       this.plateau = limit;
       this.healthySinceProbe = 0;
       return Math.min(limit - 1, limit * this.settings.backoff);
@@ -88,6 +91,15 @@ class Gradient2Controller extends WindowedController {
         this.relearnMinLatency(median);
         return limit;
       }
+      // One slow window may be the host stalling (a long GC, a busy
+      // neighbour), which slows every request in flight at once: hold, and
+      // cut when the next window says so too. Far over (4x) is load: cut now.
+      if (cutAt === 0 && !this.suspect && ratio < 4) {
+        this.suspect = true;
+        this.unsure = true;
+        return limit;
+      }
+      this.suspect = false;
       this.cutAt = median;
       this.plateau = limit;
       this.healthySinceProbe = 0;
@@ -95,6 +107,7 @@ class Gradient2Controller extends WindowedController {
       return Math.min(limit - 1, limit * gradient);
     }
     this.cutAt = 0;
+    this.suspect = false;
     // A healthy window at or above the plateau: whatever held it there is gone.
     if (limit >= this.plateau) this.plateau = Number.POSITIVE_INFINITY;
     if (!this.nearLimit()) return limit;

@@ -45,6 +45,8 @@ export abstract class WindowedController implements LimitController {
    * so a noisy host does not read as overload and ratchet the limit down.
    */
   protected noiseMs = 0;
+  /** Set by `decide()` when it holds only to look again: no re-measure on such a window. */
+  protected unsure = false;
   /** Windows since the last re-measure. */
   private sinceRemeasure = 0;
   /**
@@ -117,11 +119,13 @@ export abstract class WindowedController implements LimitController {
         this.minLatency.reset(median);
         base = median;
       }
+      this.unsure = false;
       wanted = this.decide(median, base);
-      // Not while the algorithm is already bringing the limit down.
+      // Not while the algorithm is bringing the limit down, or unsure of it.
       if (
         ++this.sinceRemeasure >= this.remeasureAfter &&
         wanted >= this.limit &&
+        !this.unsure &&
         this.window.dropped === 0 &&
         this.nearLimit()
       ) {

@@ -212,6 +212,28 @@ describe('gradient2', () => {
     }
   });
 
+  it.each([
+    [1000, 40],
+    [500, 40],
+  ])(
+    'rides out the host stalling (%i ms apart, %i ms long) without losing the capacity',
+    (everyMs, ms) => {
+      const phases: Phase[] = [10, 25, 5].map((capacity) => ({ ms: 10_000, capacity }));
+      const trace = simulate(gradient2, phases, {
+        initialLimit: 20,
+        noise: 0.1,
+        jitterMs: 5,
+        seed: 3,
+        stalls: { everyMs, ms },
+      });
+      phases.forEach((phase, i) => {
+        const share = meanLimit(trace, i * 10_000 + 3_000, (i + 1) * 10_000) / phase.capacity;
+        expect(share, `C = ${phase.capacity}`).toBeGreaterThan(0.8);
+        expect(share, `C = ${phase.capacity}`).toBeLessThan(1.3);
+      });
+    },
+  );
+
   it('learns the no-load latency it reports', () => {
     const trace = simulate(gradient2, [{ ms: 5_000, capacity: 10 }], { initialLimit: 40 });
     expect(trace.controller.minLatencyMs).toBe(20);

@@ -34,6 +34,11 @@ export interface SimulationOptions {
   readonly noise?: number;
   /** Added to each latency: a seeded random delay in [0, jitterMs) (a busy event loop). */
   readonly jitterMs?: number;
+  /**
+   * The whole process stalls for `ms` once every `everyMs` (a busy shared
+   * host, a long GC): every call that would end during a stall ends after it.
+   */
+  readonly stalls?: { readonly everyMs: number; readonly ms: number };
   readonly seed?: number;
 }
 
@@ -80,6 +85,7 @@ export function simulate(
   const baseMs = options.baseMs ?? 20;
   const noise = options.noise ?? 0;
   const jitterMs = options.jitterMs ?? 0;
+  const stalls = options.stalls;
   const rand = random(options.seed ?? 1);
   const controller = algorithm.create({
     initialLimit: options.initialLimit,
@@ -106,9 +112,16 @@ export function simulate(
         const crowd = Math.max(1, (inFlight / phase.capacity) ** 2);
         const service =
           baseMs * crowd * (1 + noise * rand()) + jitterMs * rand() + (phase.extraMs ?? 0);
+        let end = now + service;
+        if (stalls !== undefined) {
+          // Stalls start at k x everyMs (k >= 1); a call ending inside one ends at its end.
+          const k = Math.floor(end / stalls.everyMs);
+          const stallStart = k * stalls.everyMs;
+          if (k >= 1 && end < stallStart + stalls.ms) end = stallStart + stalls.ms;
+        }
         const call: Call = {
           start: now,
-          end: now + service,
+          end,
           inFlight,
           dropped: rand() < (phase.dropRate ?? 0),
         };
