@@ -145,7 +145,8 @@ export async function runAdaptiveDemo(
     while (nextTick <= now) {
       const tick: Tick = {
         at: nextTick,
-        rooms,
+        // The rooms of the tick's own time: a busy machine may print it late.
+        rooms: phases[phaseEnds.findIndex((end) => nextTick <= end)]?.rooms ?? rooms,
         limit: limiter.limit,
         singing: limiter.inUse,
         waiting: limiter.waiting,
