@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AdaptiveSemaphore, type LimitAlgorithm } from '@doorman/adaptive';
 import { RedisSemaphore } from '@doorman/redis';
 import { Semaphore } from '@doorman/semaphore';
 import { Redis } from 'ioredis';
@@ -11,6 +12,54 @@ const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 /** A given `limiter` (shared, maybe unbounded itself) still gets the middleware's bounded line. */
 export function givenLimiter(t: Harness): void {
+  it('with an AdaptiveSemaphore: admits by its moving limit, and each release is a sample with the outcome', async () => {
+    const stage = t.stage();
+    // An algorithm that hears every sample, and drops the limit to 1 on the first 5xx.
+    const heard: boolean[] = [];
+    const algorithm: LimitAlgorithm = {
+      name: 'heard',
+      create: (bounds) => {
+        let limit = bounds.initialLimit;
+        return {
+          onSample(_rttMs, _inFlight, dropped) {
+            heard.push(dropped);
+            if (dropped) limit = 1;
+            return limit;
+          },
+        };
+      },
+    };
+    const adaptive = new AdaptiveSemaphore({ initialLimit: 4, algorithm });
+    const shared = new RecordingLimiter(adaptive);
+    const b = await t.build(
+      { limiter: shared },
+      {
+        routes: {
+          '/ok': { kind: 'respond' },
+          '/fail': { kind: 'respond', status: 500 },
+          '/x': { kind: 'hold', stage },
+        },
+      },
+    );
+    expect((await send(b, '/ok', 'ok').reply).status).toBe(200);
+    expect((await send(b, '/fail', 'fail').reply).status).toBe(500);
+    await waitUntil(() => heard.length === 2, 'two samples');
+    expect(heard).toEqual([false, true]);
+    expect(adaptive.limit).toBe(1);
+    // The limit it lowered is the one the middleware admits by: a second request waits.
+    const held = send(b, '/x', 'held');
+    await stage.reached(1);
+    const next = send(b, '/x', 'next');
+    await waitUntil(() => adaptive.waiting === 1, 'the second waits');
+    expect(adaptive.inUse).toBe(1);
+    stage.openAll();
+    expect((await held.reply).status).toBe(200);
+    expect((await next.reply).status).toBe(200);
+    await waitUntil(() => adaptive.inUse === 0, 'all released');
+    expect(shared.outcomes()).toEqual(['success', 'dropped', 'success', 'success']);
+    await adaptive.close();
+  });
+
   it('with a shared Semaphore, maxQueue bounds the middleware’s own line and queueTimeoutMs applies', async () => {
     const stage = t.stage();
     // Unbounded and without a timeout on its own, as a bare Semaphore is.
