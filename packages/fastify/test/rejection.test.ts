@@ -25,20 +25,23 @@ describe.each(versions)('%s: onRejected', (_name, fastify) => {
     const app = fastify({
       logger: { level: 'warn', stream: { write: (line: string) => void lines.push(line) } },
     });
-    const hook = concurrencyLimit({ limit: 1, maxQueue: 1, queueTimeoutMs: 10 });
+    // One route refuses a full line, the other times its waiter out: neither waits on the other.
+    const full = concurrencyLimit({ limit: 1, maxQueue: 0 });
+    const timed = concurrencyLimit({ limit: 1, maxQueue: 1, queueTimeoutMs: 10 });
     const room = new Room();
-    app.addHook('onRequest', hook);
-    app.get('/sing', room.handler);
+    app.get('/full', { onRequest: full }, room.handler);
+    app.get('/timed', { onRequest: timed }, room.handler);
     const port = await listen(app);
-    const first = get(port, '/sing');
-    await room.whenStarted(1);
-    const timedOut = get(port, '/sing');
-    await until(() => expect(hook.limiter.waiting).toBe(1));
-    const full = await get(port, '/sing');
-    expect((await timedOut).body).toBe('Service Unavailable (QUEUE_TIMEOUT)\n');
-    expect(full.body).toBe('Service Unavailable (QUEUE_FULL)\n');
+    const first = get(port, '/full');
+    const second = get(port, '/timed');
+    await room.whenStarted(2);
+    const refused = await get(port, '/full');
+    const timedOut = await get(port, '/timed');
+    expect(timedOut.body).toBe('Service Unavailable (QUEUE_TIMEOUT)\n');
+    expect(refused.body).toBe('Service Unavailable (QUEUE_FULL)\n');
     room.releaseAll();
     await first;
+    await second;
     expect(lines).toEqual([]);
   });
 
