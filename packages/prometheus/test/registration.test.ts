@@ -40,8 +40,8 @@ describe('many limiters on one registry', () => {
     registerMetrics([api, db, tenants], { registry });
 
     const permits = [await api.acquire({ weight: 3 }), await db.acquire()];
-    for (let i = 0; i < 50; i++) permits.push(await tenants.acquire(`tenant-${i}`));
-    const queued = tenants.acquire('tenant-0', { weight: 2 });
+    for (let i = 0; i < 50; i++) permits.push(await tenants.acquire({ key: `tenant-${i}` }));
+    const queued = tenants.acquire({ key: 'tenant-0', weight: 2 });
 
     const s = await samplesOf(registry);
     expect(s.get('doorman_permits_in_use{limiter="api"}')).toBe(3);
