@@ -69,7 +69,13 @@ const semaphoreCases: Case[] = [
 ];
 
 table('Semaphore', (o) => new Semaphore(o as never), { limit: 4 }, semaphoreCases);
-table('KeyedSemaphore', (o) => new KeyedSemaphore(o as never), { limit: 4 }, semaphoreCases);
+table('KeyedSemaphore', (o) => new KeyedSemaphore(o as never), { limit: 4 }, [
+  ...semaphoreCases,
+  ['totalLimit', '10', TypeError],
+  ['totalLimit', 0, RangeError],
+  ['totalLimit', 2.5, RangeError],
+  ['totalLimit', Number.POSITIVE_INFINITY, RangeError],
+]);
 
 const middlewareCases: Case[] = [
   ['limit', '4', TypeError],
@@ -85,6 +91,8 @@ const middlewareCases: Case[] = [
   ['weight', 'heavy', TypeError],
   ['priority', 5, TypeError],
   ['key', 'tenant', TypeError],
+  // A total over all keys means nothing without `key`.
+  ['totalLimit', 10, TypeError],
   ['skip', true, TypeError],
   ['statusCode', 200, RangeError],
   ['statusCode', 600, RangeError],
@@ -103,6 +111,12 @@ for (const [framework, make] of [
   ['@doorman/koa concurrencyLimit', koaLimit as (options: never) => unknown],
 ] as const) {
   table(framework, (o) => make(o as never), { limit: 4 }, middlewareCases);
+  table(`${framework} with \`key\``, (o) => make(o as never), { limit: 4, key: () => 'k' }, [
+    ['totalLimit', '10', TypeError],
+    ['totalLimit', 0, RangeError],
+    ['totalLimit', 2.5, RangeError],
+    ['totalLimit', Number.POSITIVE_INFINITY, RangeError],
+  ]);
 
   describe(`${framework} with \`limiter\``, () => {
     const limiter = new Semaphore({ limit: 2 });
@@ -110,6 +124,7 @@ for (const [framework, make] of [
       ['order', 'lifo'],
       ['name', 'api'],
       ['key', () => 'k'],
+      ['totalLimit', 10],
     ])('rejects `%s` next to `limiter`, which it would configure', (option, value) => {
       expectRejected(() => make({ limiter, [option]: value } as never), option, value, TypeError);
     });

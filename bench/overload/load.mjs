@@ -21,6 +21,8 @@ import autocannon from 'autocannon';
  * numbers there, before autocannon closes its connections, which would
  * release whatever the server still holds) and the load stops.
  *
+ * `headers` are sent with every request (bench/fairness names a tenant so).
+ *
  * Resolves with counts and the latencies (ms) of 2xx and 503 responses, taken
  * from each response (autocannon's own histogram keeps 2xx only); 503s are
  * split by the reason the server tags them with (`x-bench-reject`).
@@ -37,6 +39,7 @@ export function openLoop(
     graceMs = 1000,
     atEnd = async () => {},
     onResponse = undefined,
+    headers = undefined,
   },
 ) {
   const connections = rate;
@@ -112,6 +115,7 @@ export function openLoop(
         timeout,
         pipelining: 1,
         setupClient,
+        ...(headers === undefined ? {} : { headers }),
       },
       (error) => {
         clearTimeout(loadEnds);

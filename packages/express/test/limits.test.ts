@@ -136,9 +136,9 @@ describe.each(versions)(
       await room.whenStarted(2);
       const a2 = open(port, '/sing', { headers: { 'x-tenant': 'a', 'x-id': 'a2' } });
       await queued(keyed, 1);
-      expect(keyed.size).toBe(2);
+      expect(keyed.activeKeys).toBe(2);
       expect(keyed.inUse).toBe(2);
-      expect(keyed.get('a').waiting).toBe(1);
+      expect(keyed.waitingOf('a')).toBe(1);
 
       room.releaseNext(); // a1
       await room.whenStarted(3);
@@ -146,7 +146,7 @@ describe.each(versions)(
       room.releaseAll();
       const replies = await Promise.all([a1.reply, b1.reply, a2.reply]);
       expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
-      expect(keyed.size).toBe(0);
+      expect(keyed.activeKeys).toBe(0);
       expect(keyed.inUse).toBe(0);
       expect(keyed.counters.acquired).toBe(3);
       expect(keyed.counters.released).toBe(3);
@@ -158,7 +158,7 @@ describe.each(versions)(
       let peakKeys = 0;
       const app = express();
       app.get('/t', mw, (_req, res) => {
-        peakKeys = Math.max(peakKeys, keyed.size);
+        peakKeys = Math.max(peakKeys, keyed.activeKeys);
         res.send('ok');
       });
       const port = await listen(app);
@@ -174,7 +174,7 @@ describe.each(versions)(
       }
       expect(peakKeys).toBeGreaterThan(0);
       expect(peakKeys).toBeLessThanOrEqual(16);
-      expect(keyed.size).toBe(0);
+      expect(keyed.activeKeys).toBe(0);
       expect(keyed.inUse).toBe(0);
       expect(keyed.counters.acquired).toBe(2000);
       expect(keyed.counters.released).toBe(2000);

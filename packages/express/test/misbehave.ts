@@ -93,5 +93,5 @@ export async function expectServerError(
   expect(mw.limiter.inUse).toBe(0);
   expect(mw.limiter.waiting).toBe(0);
   expect(mw.limiter.counters.acquired).toBe(mw.limiter.counters.released);
-  if (c.keyed || c.option === 'key') expect((mw.limiter as KeyedSemaphore).size).toBe(0);
+  if (c.keyed || c.option === 'key') expect((mw.limiter as KeyedSemaphore).activeKeys).toBe(0);
 }

@@ -171,10 +171,10 @@ describe.each(versions)('%s: admission', (_name, fastify) => {
     expect((await get(port, '/sing', { headers: { 'x-tenant': 'a' } })).status).toBe(503);
     const b = get(port, '/sing', { headers: { 'x-tenant': 'b', 'x-id': 'b1' } });
     await room.whenStarted(2);
-    expect(limit.limiter.size).toBe(2);
+    expect(limit.limiter.activeKeys).toBe(2);
     room.releaseAll();
     expect([(await a).status, (await b).status]).toEqual([200, 200]);
-    await until(() => expect(limit.limiter.size).toBe(0));
+    await until(() => expect(limit.limiter.activeKeys).toBe(0));
   });
 
   it('lets skipped requests through without a permit while the limit is full', async () => {

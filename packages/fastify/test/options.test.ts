@@ -27,7 +27,7 @@ describe('options', () => {
     const limit = concurrencyLimit({ limiter: db, maxQueue: 5, queueTimeoutMs: 100 });
     expect(limit.limiter).toBe(db);
     await limit.limiter.close();
-    expect(concurrencyLimit({ limit: 3, key: () => 'k' }).limiter.size).toBe(0);
+    expect(concurrencyLimit({ limit: 3, key: () => 'k' }).limiter.activeKeys).toBe(0);
   });
 
   it('works as a preHandler hook too, where key can read the parsed body', async () => {

@@ -29,7 +29,7 @@ const limit = concurrencyLimit({
 app.addHook('onRequest', limit);
 app.get<{ Params: { id: string } }>('/x/:id', { onRequest: [limit] }, limit.wrap(async (request) => request.params.id));
 app.get('/y', { onRequest: concurrencyLimit({ limiter: new Semaphore({ limit: 1 }) }) }, async () => 'y');
-export const size: number = limit.limiter.size;
+export const size: number = limit.limiter.activeKeys;
 `;
 
 function diagnostics(fastifyTypes: string): string[] {

@@ -21,13 +21,14 @@ const gateKeys: ReadonlySet<string> = new Set([
   'weight',
   'priority',
   'key',
+  'totalLimit',
   'skip',
   'statusCode',
   'retryAfter',
   'name',
 ]);
 /** Options that configure a semaphore the middleware builds, so they cannot go with `limiter`. */
-const builtOnly = ['order', 'name', 'key'] as const;
+const builtOnly = ['order', 'name', 'key', 'totalLimit'] as const;
 /** The longest `Retry-After` written: 2^31 - 1 seconds, as caches take delta-seconds. */
 const maxRetryAfter = 2_147_483_647;
 
@@ -74,6 +75,11 @@ export class Gate<Req> {
     }
 
     this.keyFn = check.optionalFunction('key', o['key']);
+    if (o['totalLimit'] !== undefined && this.keyFn === undefined && !hasLimiter) {
+      throw new TypeError(
+        `Option \`totalLimit\` (given ${check.show(o['totalLimit'])}) bounds all keys together, so it needs \`key\``,
+      );
+    }
     this.maxQueue =
       o['maxQueue'] === undefined
         ? gateDefaults.maxQueue
@@ -104,7 +110,11 @@ export class Gate<Req> {
       };
       if (this.keyFn !== undefined) {
         this.lineBound = Number.POSITIVE_INFINITY;
-        this.keyed = new KeyedSemaphore(semaphoreOptions);
+        this.keyed = new KeyedSemaphore(
+          o['totalLimit'] === undefined
+            ? semaphoreOptions
+            : { ...semaphoreOptions, totalLimit: o['totalLimit'] as number },
+        );
         this.limiter = this.keyed;
       } else {
         this.single = new Semaphore(semaphoreOptions);
@@ -172,14 +182,15 @@ export class Gate<Req> {
 
   /** A permit now, without a promise, or undefined when the request must queue. */
   tryAcquire(key: string | undefined, weight: number): Permit | undefined {
-    if (this.keyed !== undefined) return this.keyed.tryAcquire(key as string, weight);
+    if (this.keyed !== undefined) return this.keyed.tryAcquire(weight, key);
     const limiter = this.single as Limiter;
     return limiter.tryAcquire === undefined ? undefined : limiter.tryAcquire(weight);
   }
 
   /** Queues the request. `signal` aborts when the client goes away. */
   acquire(req: Req, key: string | undefined, weight: number, signal: AbortSignal): Promise<Permit> {
-    const options: AcquireOptions = { weight, signal };
+    const options: AcquireOptions =
+      this.keyed === undefined ? { weight, signal } : { key, weight, signal };
     if (this.timeoutMs !== undefined) options.timeoutMs = this.timeoutMs;
     if (this.priorityFn !== undefined) {
       try {
@@ -194,8 +205,7 @@ export class Gate<Req> {
         return Promise.reject(error);
       }
     }
-    if (this.keyed !== undefined) return this.keyed.acquire(key as string, options);
-    return (this.single as Limiter).acquire(options);
+    return this.limiter.acquire(options);
   }
 
   /**

@@ -31,6 +31,7 @@ export interface LimitOptions<Req> extends CommonOptions<Req> {
   /** The `limiter` label in metrics. Default `'http'`. */
   name?: string;
   key?: undefined;
+  totalLimit?: undefined;
 }
 
 /** Build a `KeyedSemaphore`: a separate limit of `limit` per key (tenant, API key, IP). */
@@ -41,6 +42,11 @@ export interface KeyedLimitOptions<Req> extends CommonOptions<Req> {
   name?: string;
   /** The key of a request; idle keys are dropped, so memory follows the keys in use. */
   key: (req: Req) => string;
+  /**
+   * Most requests all keys together may hold at once, shared by the keys in
+   * turn. What keeps a client that rotates keys from raising the total.
+   */
+  totalLimit?: number;
 }
 
 /** Use a given limiter (a `Semaphore`, a `RedisSemaphore`, anything shaped as a `Limiter`). */
@@ -50,6 +56,7 @@ export interface LimiterOptions<Req, L extends Limiter = Limiter> extends Common
   order?: never;
   name?: never;
   key?: never;
+  totalLimit?: never;
 }
 
 /** The options of every doorman HTTP middleware: exactly one of `limit` and `limiter`. */

@@ -64,6 +64,14 @@ function optionalSeconds(limiter: LimiterStats, key: string): number | undefined
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 }
 
+/** A live number a limiter may or may not have (e.g. a keyed limiter's keys): `undefined` when it does not. */
+function optionalGauge(limiter: LimiterStats, name: string): number | undefined {
+  const value = (limiter as unknown as Record<string, unknown>)[name];
+  return typeof value === 'number' && value >= 0 && value < Number.POSITIVE_INFINITY
+    ? value
+    : undefined;
+}
+
 /**
  * Every metric, in the order they are registered (and so exposed). New
  * metrics are added here; nothing else in the package needs to know them.
@@ -142,6 +150,27 @@ export const metricDefinitions: readonly MetricDefinition[] = Object.freeze([
     optional: true,
     has: (limiter) => 'latencyMs' in limiter,
     read: (limiter) => optionalSeconds(limiter, 'latencyMs'),
+  },
+  {
+    suffix: 'permits_total_limit',
+    type: 'gauge',
+    help: 'Most units all keys of a per-key limiter may hold together (its totalLimit).',
+    optional: true,
+    read: (limiter) => optionalGauge(limiter, 'totalLimit'),
+  },
+  {
+    suffix: 'keys_active',
+    type: 'gauge',
+    help: 'Keys (tenants) of a per-key limiter holding a permit or waiting now.',
+    optional: true,
+    read: (limiter) => optionalGauge(limiter, 'activeKeys'),
+  },
+  {
+    suffix: 'keys_waiting',
+    type: 'gauge',
+    help: 'Keys (tenants) of a per-key limiter with at least one acquirer waiting now.',
+    optional: true,
+    read: (limiter) => optionalGauge(limiter, 'waitingKeys'),
   },
 ] satisfies MetricDefinition[]);
 

@@ -40,8 +40,8 @@ describe('many limiters on one registry', () => {
     registerMetrics([api, db, tenants], { registry });
 
     const permits = [await api.acquire({ weight: 3 }), await db.acquire()];
-    for (let i = 0; i < 50; i++) permits.push(await tenants.acquire(`tenant-${i}`));
-    const queued = tenants.acquire('tenant-0', { weight: 2 });
+    for (let i = 0; i < 50; i++) permits.push(await tenants.acquire({ key: `tenant-${i}` }));
+    const queued = tenants.acquire({ key: 'tenant-0', weight: 2 });
 
     const s = await samplesOf(registry);
     expect(s.get('doorman_permits_in_use{limiter="api"}')).toBe(3);
@@ -55,13 +55,19 @@ describe('many limiters on one registry', () => {
     for (const name of metricNames.slice(0, 4)) {
       expect(await limitersOn(registry, name)).toEqual(['api', 'db', 'tenants']);
     }
-    expect(s.size).toBe(3 * 4 + 3 * rejectionReasons.length + 3 * (defaultWaitBuckets.length + 3));
+    // The per-key limiter adds its two key gauges (it has no totalLimit).
+    expect(s.get('doorman_keys_active{limiter="tenants"}')).toBe(50);
+    expect(s.get('doorman_keys_waiting{limiter="tenants"}')).toBe(1);
+    expect(s.size).toBe(
+      3 * 4 + 3 * rejectionReasons.length + 3 * (defaultWaitBuckets.length + 3) + 2,
+    );
 
     for (const permit of permits) permit.release();
     (await queued).release();
     const after = await samplesOf(registry);
     expect(after.get('doorman_permits_in_use{limiter="tenants"}')).toBe(0);
     expect(after.get('doorman_acquired_total{limiter="tenants"}')).toBe(51); // retired keys still count
+    expect(after.get('doorman_keys_active{limiter="tenants"}')).toBe(0);
   });
 
   it('takes them in several calls, and middlewares of both adapters by their .limiter', async () => {
@@ -357,5 +363,52 @@ describe('optional metrics', () => {
       /doorman_fail_open_total is already registered/,
     );
     expect(registry.getMetricsAsArray()).toHaveLength(before);
+  });
+});
+
+describe('fair-share metrics', () => {
+  it('shows a per-key limiter’s total and how many keys hold or wait, never a key as a label', async () => {
+    const registry = new Registry();
+    const plain = new Semaphore({ limit: 1, name: 'plain' });
+    const tenants = new KeyedSemaphore({ limit: 2, totalLimit: 3, name: 'tenants' });
+    registerMetrics([plain, tenants], { registry });
+
+    const held = [
+      await tenants.acquire({ key: 'a' }),
+      await tenants.acquire({ key: 'a' }),
+      await tenants.acquire({ key: 'b' }),
+    ];
+    const waiting = [
+      tenants.acquire({ key: 'a' }),
+      tenants.acquire({ key: 'c' }),
+      tenants.acquire({ key: 'c' }),
+    ];
+    let s = await samplesOf(registry);
+    expect(s.get('doorman_permits_total_limit{limiter="tenants"}')).toBe(3);
+    expect(s.get('doorman_permits_limit{limiter="tenants"}')).toBe(2);
+    expect(s.get('doorman_permits_in_use{limiter="tenants"}')).toBe(3);
+    expect(s.get('doorman_keys_active{limiter="tenants"}')).toBe(3);
+    expect(s.get('doorman_keys_waiting{limiter="tenants"}')).toBe(2);
+    expect(s.get('doorman_waiters{limiter="tenants"}')).toBe(3);
+    // Only the per-key limiter has them, and only under its name.
+    const keySeries = [...s.keys()].filter((k) => /keys_|total_limit/.test(k));
+    expect(keySeries.sort()).toEqual([
+      'doorman_keys_active{limiter="tenants"}',
+      'doorman_keys_waiting{limiter="tenants"}',
+      'doorman_permits_total_limit{limiter="tenants"}',
+    ]);
+
+    for (const permit of held) permit.release();
+    for (const permit of await Promise.all(waiting)) permit.release();
+    s = await samplesOf(registry);
+    expect(s.get('doorman_keys_active{limiter="tenants"}')).toBe(0);
+    expect(s.get('doorman_keys_waiting{limiter="tenants"}')).toBe(0);
+  });
+
+  it('leaves the total out for a per-key limiter without totalLimit', async () => {
+    const registry = new Registry();
+    registerMetrics(new KeyedSemaphore({ limit: 2, name: 'tenants' }), { registry });
+    expect(registry.getSingleMetric('doorman_permits_total_limit')).toBeUndefined();
+    expect(registry.getSingleMetric('doorman_keys_active')).toBeDefined();
   });
 });

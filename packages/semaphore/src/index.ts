@@ -10,6 +10,7 @@ export {
   reasonOf,
   rejectionReasons,
 } from './errors.js';
+export type { KeyedSemaphoreOptions } from './keyed-options.js';
 export { KeyedSemaphore } from './keyed-semaphore.js';
 export type {
   AcquireOptions,

@@ -1,157 +1,395 @@
-import { LimiterClosedError, type RejectionReason, rejectionReasons as reasons } from './errors.js';
-import type {
-  AcquireOptions,
-  LimiterCounters,
-  LimiterStats,
-  Permit,
-  WaitListener,
-} from './limiter.js';
-import { Semaphore, type SemaphoreOptions } from './semaphore.js';
+import { Counts } from './counts.js';
+import {
+  LimiterClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  type RejectionReason,
+} from './errors.js';
+import { FairRing } from './fair-ring.js';
+import { IdleWaiters } from './idle-waiters.js';
+import { type KeyOwner, KeyState } from './key-state.js';
+import {
+  checkKey,
+  checkWeight,
+  type KeyedSemaphoreOptions,
+  type KeyedSettings,
+  keyedAcquireKeys,
+  keyedSettings,
+} from './keyed-options.js';
+import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
+import { OwnedPermit } from './permit.js';
+import { type CountsRejections, countRejection } from './rejection-count.js';
 import * as check from './validate.js';
 import { WaitListeners } from './wait-listeners.js';
+import { WaitQueue } from './wait-queue.js';
+import { armTimer, Waiter, WaiterGuard } from './waiter.js';
 
-/** The semaphore of one key; it tells its parent when it becomes idle. */
-class KeySemaphore extends Semaphore {
-  constructor(
-    options: SemaphoreOptions,
-    private readonly parent: KeyedSemaphore,
-    readonly key: string,
-  ) {
-    super(options);
-  }
-
-  protected override becameIdle(): void {
-    this.parent.retire(this);
-  }
-}
+const now = () => performance.now();
 
 /**
- * A separate limit per key (tenant, API key, client address): each key gets
- * its own `Semaphore` with the same options, made on first use and dropped as
- * soon as it is idle, so memory follows the keys in use now, not every key
- * ever seen. Its numbers add up all keys under one `name`, so metrics keep one
- * label value whatever keys clients send.
+ * A limit per key (tenant, API key, client address) under one optional total.
+ * Each key holds at most `limit` units and queues at most `maxQueue` acquirers;
+ * all keys together hold at most `totalLimit`. Capacity that frees up goes to
+ * the keys that wait for it in turn (deficit round robin, one unit of credit
+ * per turn, so a request of weight 3 costs its key three turns): a key that
+ * floods waits behind itself, never in front of the others. Within a key,
+ * `priority` and `order` mean what they mean for `Semaphore`.
+ *
+ * A key exists while it holds or waits and is dropped the moment it is idle,
+ * so memory follows the keys in use now. No handle to one key is handed out;
+ * the numbers add up all keys under one `name`, so metrics keep one label
+ * value whatever keys clients send.
  */
-export class KeyedSemaphore implements LimiterStats {
+export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, AsyncDisposable {
   readonly name: string;
-  private readonly options: SemaphoreOptions;
-  private readonly semaphores = new Map<string, KeySemaphore>();
-  private readonly retired: LimiterCounters = emptyCounters();
-  private readonly waits: WaitListeners;
+  /** The most all keys together may hold: `Infinity` without the option. */
+  readonly totalLimit: number;
+  private limitValue: number;
+  private held = 0;
+  private queued = 0;
+  private keysWaiting = 0;
+  private readonly settings: KeyedSettings;
+  private readonly keys = new Map<string, KeyState>();
+  // Keys whose next waiter fits their own limit and waits only for total capacity.
+  private readonly ring = new FairRing<KeyState>();
   private closed = false;
-  // One dispatcher shared by every key's semaphore, made once.
-  private readonly forwardWait: WaitListener = (waitMs) => {
-    if (this.waits.list !== undefined) this.waits.emit(waitMs);
-  };
+  private closeReason: unknown = undefined;
+  private readonly idleWaiters = new IdleWaiters();
+  private readonly waits: WaitListeners;
+  private readonly counts = new Counts();
 
-  constructor(options: SemaphoreOptions) {
-    // Validates every option once, here, by building a throwaway semaphore.
-    const probe = new Semaphore(options);
-    this.name = probe.name;
-    this.options = { ...options, name: probe.name };
-    this.waits = new WaitListeners(probe.name);
+  constructor(options: KeyedSemaphoreOptions) {
+    this.settings = keyedSettings(options);
+    this.name = this.settings.name;
+    this.limitValue = this.settings.limit;
+    this.totalLimit = this.settings.totalLimit;
+    this.waits = new WaitListeners(this.name);
   }
 
   /** The limit of each key. */
   get limit(): number {
-    return this.options.limit;
+    return this.limitValue;
   }
 
   /** Units held now, over all keys. */
   get inUse(): number {
-    let sum = 0;
-    for (const semaphore of this.semaphores.values()) sum += semaphore.inUse;
-    return sum;
+    return this.held;
   }
-
   /** Acquirers waiting now, over all keys. */
   get waiting(): number {
-    let sum = 0;
-    for (const semaphore of this.semaphores.values()) sum += semaphore.waiting;
-    return sum;
+    return this.queued;
   }
 
-  /** Keys with a permit held or a waiter queued now. */
-  get size(): number {
-    return this.semaphores.size;
+  /** Keys holding a permit or waiting now. */
+  get activeKeys(): number {
+    return this.keys.size;
+  }
+  /** Keys with at least one acquirer waiting now. */
+  get waitingKeys(): number {
+    return this.keysWaiting;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get counters(): LimiterCounters {
-    const total = emptyCounters();
-    add(total, this.retired);
-    for (const semaphore of this.semaphores.values()) add(total, semaphore.counters);
-    return total;
+    return this.counts.snapshot();
   }
 
-  /** The semaphore of `key`, made if needed. It is dropped again once idle. */
-  get(key: string): Semaphore {
-    if (typeof key !== 'string') {
-      throw new TypeError(`Expected \`key\` to be a string, got ${check.show(key)}`);
-    }
-    let semaphore = this.semaphores.get(key);
-    if (semaphore === undefined) {
-      semaphore = new KeySemaphore(this.options, this, key);
-      semaphore.onWait(this.forwardWait);
-      this.semaphores.set(key, semaphore);
-    }
-    return semaphore;
+  /** Units held now by `key` (0 for a key not in use). Never creates the key. */
+  inUseOf(key: string): number {
+    return this.keys.get(key)?.held ?? 0;
   }
 
-  /** Acquires from the semaphore of `key`. */
-  acquire(key: string, options?: AcquireOptions): Promise<Permit> {
-    if (this.closed) {
-      this.retired.rejected.closed++;
-      return Promise.reject(new LimiterClosedError(this.name));
-    }
-    let semaphore: Semaphore;
+  /** Acquirers of `key` waiting now. Never creates the key. */
+  waitingOf(key: string): number {
+    return this.keys.get(key)?.waiting ?? 0;
+  }
+
+  /**
+   * Takes `weight` units for `key` (required), waiting if they are not free
+   * or other keys wait for their turn. Rejects like `Semaphore.acquire`.
+   */
+  acquire(options?: AcquireOptions): Promise<Permit> {
+    let key: string;
+    let weight = 1;
+    let priority = 0;
+    let signal: AbortSignal | undefined;
+    let timeoutMs = this.settings.queueTimeoutMs;
     try {
-      semaphore = this.get(key);
+      if (options === undefined) key = checkKey(undefined);
+      else {
+        check.plainObject('acquire options', options);
+        key = checkKey(options.key);
+        if (options.weight !== undefined) weight = this.checkWeight(options.weight);
+        if (options.priority !== undefined)
+          priority = check.finiteNumber('priority', options.priority);
+        if (options.timeoutMs !== undefined)
+          timeoutMs = check.duration('timeoutMs', options.timeoutMs);
+        if (options.signal !== undefined) signal = check.signal('signal', options.signal);
+        for (const name in options) {
+          if (!keyedAcquireKeys.has(name)) {
+            check.knownKeys('acquire options', options, keyedAcquireKeys);
+          }
+        }
+      }
     } catch (error) {
       return Promise.reject(error);
     }
-    const pending = semaphore.acquire(options);
-    // Refused at once (closed, aborted signal, bad options): the key may be idle already.
-    if (semaphore.inUse === 0 && semaphore.waiting === 0) this.retire(semaphore as KeySemaphore);
-    return pending;
+    if (this.closed) {
+      this.counts.closed++;
+      return Promise.reject(new LimiterClosedError(this.name, this.closeReason));
+    }
+    if (signal?.aborted) {
+      this.counts.aborted++;
+      return Promise.reject(signal.reason);
+    }
+    let state = this.keys.get(key);
+    // The fast path: the units are free for this key and in total, nobody of
+    // this key comes first, and no other key waits for its turn.
+    if (
+      this.held + weight <= this.totalLimit &&
+      this.ring.current === undefined &&
+      (state === undefined ||
+        (state.held + weight <= this.limitValue &&
+          (state.queue === undefined || state.queue.landsAtHead(priority))))
+    ) {
+      if (state === undefined) state = this.addKey(key);
+      if (this.waits.list !== undefined) this.waits.emit(0);
+      return Promise.resolve(this.grant(state, weight));
+    }
+    if ((state === undefined ? 0 : state.waiting) >= this.settings.maxQueue) {
+      this.counts.queueFull++;
+      return Promise.reject(new QueueFullError(this.name, this.settings.maxQueue));
+    }
+    const keyState = state === undefined ? this.addKey(key) : state;
+    return new Promise<Permit>((resolve, reject) => {
+      // The clock is read only when someone listens for wait times.
+      const enqueuedAt = this.waits.list === undefined ? -1 : now();
+      const waiter = new Waiter(weight, priority, enqueuedAt, resolve, reject);
+      if (keyState.queue === undefined) keyState.queue = new WaitQueue(this.settings.order);
+      if (keyState.queue.size === 0) this.keysWaiting++;
+      keyState.queue.push(waiter);
+      this.queued++;
+      if (signal !== undefined || timeoutMs !== Number.POSITIVE_INFINITY) {
+        const guard = new WaiterGuard(waiter, keyState, signal, timeoutMs);
+        waiter.guard = guard;
+        if (signal !== undefined) signal.addEventListener('abort', guard);
+        if (timeoutMs !== Number.POSITIVE_INFINITY) armTimer(guard, timeoutMs);
+      }
+      if (keyState.queue.peek() === waiter) {
+        this.reconsider(keyState);
+        this.dispatch();
+      }
+    });
   }
 
-  /** Like `Semaphore.tryAcquire`, for `key`. */
-  tryAcquire(key: string, weight = 1): Permit | undefined {
-    if (this.closed) return undefined;
-    const semaphore = this.get(key);
-    try {
-      return semaphore.tryAcquire(weight);
-    } finally {
-      if (semaphore.inUse === 0 && semaphore.waiting === 0) this.retire(semaphore as KeySemaphore);
+  /**
+   * Takes `weight` units for `key` only if they are free now and nobody, of
+   * this key or waiting for a turn, would be overtaken. Returns the permit,
+   * or `undefined`. A bad weight or key throws.
+   */
+  tryAcquire(weight = 1, key?: string): Permit | undefined {
+    this.checkWeight(weight);
+    const k = checkKey(key);
+    if (this.closed || this.ring.current !== undefined || this.held + weight > this.totalLimit) {
+      return undefined;
     }
+    let state = this.keys.get(k);
+    if (state === undefined) state = this.addKey(k);
+    else if (state.waiting !== 0 || state.held + weight > this.limitValue) return undefined;
+    if (this.waits.list !== undefined) this.waits.emit(0);
+    return this.grant(state, weight);
+  }
+
+  /**
+   * Changes each key's limit, as `Semaphore.setLimit` does: growing admits
+   * waiters at once, shrinking takes nothing back, and waiters heavier than
+   * the new limit are refused (`QueueFullError`, counted under `queue_full`).
+   * It visits every key in use.
+   */
+  setLimit(limit: number): void {
+    check.integerAtLeast('limit', limit, 1);
+    const shrinking = limit < this.limitValue;
+    this.limitValue = limit;
+    const most = Math.min(limit, this.totalLimit);
+    for (const state of this.keys.values()) {
+      const queue = state.queue;
+      if (queue === undefined || queue.size === 0) continue;
+      if (shrinking) {
+        for (const waiter of queue.toArray()) {
+          if (waiter.weight <= most) continue;
+          this.unqueue(state, waiter);
+          this.counts.queueFull++;
+          waiter.reject(new QueueFullError(this.name, undefined, most, waiter.weight));
+        }
+      }
+      this.reconsider(state);
+    }
+    this.dispatch();
+    for (const state of this.keys.values()) this.dropIfIdle(state);
+    this.checkIdle();
+  }
+
+  /**
+   * Stops admitting: every waiter and every later `acquire` rejects with
+   * `LimiterClosedError`. Held permits stay valid; `idle()` tells when the
+   * last one is back. Calling it again does nothing.
+   */
+  close(reason?: unknown): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.closeReason = reason;
+    for (const state of this.keys.values()) {
+      if (this.ring.has(state)) this.ring.remove(state);
+      const queue = state.queue;
+      if (queue !== undefined) {
+        for (let waiter = queue.shift(); waiter !== undefined; waiter = queue.shift()) {
+          this.counts.closed++;
+          waiter.reject(new LimiterClosedError(this.name, reason));
+        }
+      }
+      this.dropIfIdle(state);
+    }
+    this.queued = 0;
+    this.keysWaiting = 0;
+    this.checkIdle();
+    return Promise.resolve();
+  }
+
+  /** Resolves once nothing is held and nobody waits, over all keys. */
+  idle(): Promise<void> {
+    if (this.held === 0 && this.queued === 0) return Promise.resolve();
+    return this.idleWaiters.wait();
   }
 
   onWait(listener: WaitListener): () => void {
     return this.waits.add(listener);
   }
 
-  /** Closes every key's semaphore; later acquires reject with `LimiterClosedError`. */
-  async close(reason?: unknown): Promise<void> {
-    this.closed = true;
-    await Promise.all([...this.semaphores.values()].map((s) => s.close(reason)));
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
-  /** @internal Drops an idle key, keeping its counts in the totals. */
-  retire(semaphore: KeySemaphore): void {
-    if (this.semaphores.get(semaphore.key) !== semaphore) return;
-    this.semaphores.delete(semaphore.key);
-    add(this.retired, semaphore.counters);
+  /** @internal Counts a rejection the HTTP middleware made in front of this limiter. */
+  [countRejection](reason: RejectionReason): void {
+    this.counts.count(reason);
   }
-}
 
-function emptyCounters(): LimiterCounters {
-  const rejected = {} as Record<RejectionReason, number>;
-  for (const reason of reasons) rejected[reason] = 0;
-  return { acquired: 0, released: 0, rejected };
-}
+  /** @internal Called by a permit of `state`, once. */
+  releaseFrom(state: KeyState, weight: number): void {
+    state.held -= weight;
+    this.held -= weight;
+    this.counts.released++;
+    if (state.queue !== undefined && state.queue.size !== 0) this.reconsider(state);
+    if (this.ring.current !== undefined) this.dispatch();
+    this.dropIfIdle(state);
+    this.checkIdle();
+  }
 
-function add(into: LimiterCounters, from: LimiterCounters): void {
-  into.acquired += from.acquired;
-  into.released += from.released;
-  for (const reason of reasons) into.rejected[reason] += from.rejected[reason];
+  /** @internal Called by a waiter of `state` whose signal aborted or whose timer fired. */
+  abandonFrom(state: KeyState, waiter: Waiter, cause: 'aborted' | 'timeout'): void {
+    const wasHead = (state.queue as WaitQueue<Waiter>).peek() === waiter;
+    this.unqueue(state, waiter);
+    if (cause === 'aborted') {
+      this.counts.aborted++;
+      waiter.reject(waiter.guard?.signal?.reason);
+    } else {
+      this.counts.timeout++;
+      waiter.reject(new QueueTimeoutError(this.name, waiter.guard?.timeoutMs));
+    }
+    // A heavy head that gave up may have been all that held its key, or every key, back.
+    if (wasHead) {
+      this.reconsider(state);
+      this.dispatch();
+    }
+    this.dropIfIdle(state);
+    this.checkIdle();
+  }
+
+  /**
+   * Hands free total capacity to the keys in the ring, in turn. Each turn
+   * earns the key one unit of credit; its next waiter is admitted once its
+   * credit covers its weight. A key whose waiter is due but does not fit in
+   * the capacity left keeps its turn, so a heavy waiter is never overtaken.
+   */
+  private dispatch(): void {
+    const ring = this.ring;
+    for (;;) {
+      const state = ring.current;
+      // Turns are handed out only while there is capacity to hand out.
+      if (state === undefined || this.held >= this.totalLimit) return;
+      const queue = state.queue as WaitQueue<Waiter>;
+      const waiter = queue.peek() as Waiter;
+      if (!ring.granted) {
+        ring.granted = true;
+        state.deficit += 1;
+      }
+      if (waiter.weight > state.deficit) {
+        ring.advance();
+        continue;
+      }
+      if (this.held + waiter.weight > this.totalLimit) return;
+      this.unqueue(state, waiter);
+      state.deficit -= waiter.weight;
+      waiter.resolve(this.grant(state, waiter.weight));
+      // A waiter that queued before anyone listened has no start time to report.
+      if (this.waits.list !== undefined && waiter.enqueuedAt >= 0) {
+        this.waits.emit(now() - waiter.enqueuedAt);
+      }
+      const next = queue.peek();
+      if (next === undefined || state.held + next.weight > this.limitValue) this.leaveRing(state);
+      else if (next.weight > state.deficit) ring.advance();
+    }
+  }
+
+  /** Puts a key in the ring when its next waiter fits its own limit; takes it out when not. */
+  private reconsider(state: KeyState): void {
+    const head = state.queue?.peek();
+    if (head !== undefined && state.held + head.weight <= this.limitValue) {
+      if (!this.ring.has(state)) this.ring.append(state);
+    } else if (this.ring.has(state)) {
+      this.leaveRing(state);
+    }
+  }
+
+  private leaveRing(state: KeyState): void {
+    this.ring.remove(state);
+    state.deficit = 0;
+  }
+
+  private addKey(key: string): KeyState {
+    const state = new KeyState(key, this);
+    this.keys.set(key, state);
+    return state;
+  }
+
+  private grant(state: KeyState, weight: number): Permit {
+    state.held += weight;
+    this.held += weight;
+    this.counts.acquired++;
+    return new OwnedPermit(state, weight);
+  }
+
+  private unqueue(state: KeyState, waiter: Waiter): void {
+    const queue = state.queue as WaitQueue<Waiter>;
+    queue.remove(waiter);
+    this.queued--;
+    if (queue.size === 0) this.keysWaiting--;
+  }
+
+  private dropIfIdle(state: KeyState): void {
+    if (state.held !== 0 || state.waiting !== 0) return;
+    if (this.ring.has(state)) this.leaveRing(state);
+    if (this.keys.get(state.key) === state) this.keys.delete(state.key);
+  }
+
+  private checkIdle(): void {
+    if (this.held === 0 && this.queued === 0) this.idleWaiters.wake();
+  }
+
+  private checkWeight(weight: unknown): number {
+    return checkWeight(weight, this.limitValue, this.totalLimit);
+  }
 }

@@ -19,6 +19,12 @@ export interface Permit extends Disposable {
 }
 
 export interface AcquireOptions {
+  /**
+   * The key (tenant, API key, client address) to take the units for. Only
+   * keyed limiters (`KeyedSemaphore`) take it, and they require it; any other
+   * limiter rejects it as an unknown option.
+   */
+  key?: string;
   /** Units of the limit to take, an integer from 1 to `limit`. Default 1. */
   weight?: number;
   /** Aborting leaves the queue at once and rejects with `signal.reason`. */
@@ -66,6 +72,7 @@ export interface Limiter extends LimiterStats {
   /**
    * Optional synchronous fast path: a permit if one is free now and nobody
    * waits, else `undefined`. Adapters use it to admit without a promise.
+   * `key` is for keyed limiters, as in `AcquireOptions`; others ignore it.
    */
-  tryAcquire?(weight?: number): Permit | undefined;
+  tryAcquire?(weight?: number, key?: string): Permit | undefined;
 }

@@ -325,14 +325,7 @@ export class Semaphore
       this.idleResolvers = undefined;
       for (const resolve of resolvers) resolve();
     }
-    this.becameIdle();
   }
-
-  /**
-   * @internal Runs whenever the semaphore has just become idle (nothing held,
-   * nobody waiting). `KeyedSemaphore` overrides it to drop idle keys.
-   */
-  protected becameIdle(): void {}
 
   private checkWeight(weight: unknown): number {
     if (typeof weight !== 'number') {

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { concurrencyLimit } from '../src/index.js';
+import { type OpenRequest, open, Room, until, useApps, versions } from './helpers.js';
+
+describe.each(versions)(
+  '%s: fair shares across tenants (`key` with `totalLimit`)',
+  (_n, fastify) => {
+    const listen = useApps();
+
+    it('serves the other tenants in turn while one tenant floods', async () => {
+      const room = new Room();
+      const limit = concurrencyLimit({
+        limit: 2,
+        totalLimit: 2,
+        maxQueue: 10,
+        key: (request) => String(request.headers['x-tenant']),
+      });
+      const keyed = limit.limiter;
+      const app = fastify();
+      app.addHook('onRequest', limit);
+      app.get('/sing', room.handler);
+      const port = await listen(app);
+      const send = (tenant: string, id: string) =>
+        open(port, '/sing', { headers: { 'x-tenant': tenant, 'x-id': id } });
+
+      const requests: OpenRequest[] = [send('a', 'a1'), send('a', 'a2')];
+      await room.whenStarted(2);
+      const later: Array<[string, string]> = [
+        ['a', 'a3'],
+        ['a', 'a4'],
+        ['a', 'a5'],
+        ['a', 'a6'],
+        ['b', 'b1'],
+        ['b', 'b2'],
+        ['c', 'c1'],
+      ];
+      for (const [i, [tenant, id]] of later.entries()) {
+        requests.push(send(tenant, id));
+        await until(() => expect(keyed.waiting).toBe(i + 1));
+      }
+      expect(keyed.waitingKeys).toBe(3);
+
+      // One slot frees at a time. Tenant a holds its whole share (limit 2), so
+      // the first free slot goes to b, the next to c, then the tenants take turns.
+      for (let n = 3; n <= 9; n++) {
+        room.releaseNext();
+        await room.whenStarted(n);
+      }
+      expect(room.started).toEqual(['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4', 'a5', 'a6']);
+      expect(room.peak).toBe(2);
+
+      room.releaseAll();
+      const replies = await Promise.all(requests.map((r) => r.reply));
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+      await until(() => expect(keyed.activeKeys).toBe(0));
+      expect(keyed.counters).toMatchObject({ acquired: 9, released: 9 });
+    });
+
+    it('never lets rotating keys hold more than totalLimit', async () => {
+      const room = new Room();
+      const limit = concurrencyLimit({
+        limit: 1,
+        totalLimit: 3,
+        maxQueue: 0,
+        key: (request) => String(request.headers['x-tenant']),
+      });
+      const app = fastify();
+      app.addHook('onRequest', limit);
+      app.get('/sing', room.handler);
+      const port = await listen(app);
+      const admitted = [1, 2, 3].map((i) =>
+        open(port, '/sing', { headers: { 'x-tenant': `k${i}`, 'x-id': `k${i}` } }),
+      );
+      await room.whenStarted(3);
+      const rotated = await open(port, '/sing', { headers: { 'x-tenant': 'k4' } }).reply;
+      expect(rotated.status).toBe(503);
+      expect(rotated.body).toContain('QUEUE_FULL');
+      expect(limit.limiter.inUse).toBe(3);
+      room.releaseAll();
+      await Promise.all(admitted.map((r) => r.reply));
+      await until(() => expect(limit.limiter.activeKeys).toBe(0));
+    });
+  },
+);
