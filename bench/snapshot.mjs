@@ -34,7 +34,7 @@ export function hasPackage(name) {
  * Builds `@doorman/<name>` for each name (and what they depend on), unless
  * `build` is false, and copies their dist. Returns `{ dir, entry(name) }`:
  * `dir` holds `node_modules/@doorman/*`; the folder is removed when the
- * process exits. Retries a few times if a concurrent build got in the way.
+ * process exits. Retries a few times if a concurrent build got in the way; then throws, saying why.
  */
 export async function snapshotPackages(names, { build = true, log = () => {} } = {}) {
   for (let attempt = 1; ; attempt++) {
@@ -52,12 +52,15 @@ export async function snapshotPackages(names, { build = true, log = () => {} } =
       }
     }
     const snapshot = copy(names);
-    if (snapshot !== undefined) {
+    if (typeof snapshot === 'string') {
+      if (attempt >= 3) {
+        throw new Error(
+          `could not take a working copy of the dist of ${names.join(', ')}: ${snapshot}`,
+        );
+      }
+    } else {
       process.on('exit', () => rmSync(snapshot.dir, { recursive: true, force: true }));
       return snapshot;
-    }
-    if (attempt >= 3) {
-      throw new Error(`could not take a working copy of the dist of ${names.join(', ')}`);
     }
     await sleep(2000);
   }
@@ -92,7 +95,7 @@ function copy(names) {
       }
     }
   };
-  let ok = false;
+  let why;
   try {
     for (const name of names) take(name);
     // Each entry must load: a half-written dist (a build running elsewhere) does not.
@@ -101,11 +104,13 @@ function copy(names) {
       '-e',
       names.map((n) => `await import(${JSON.stringify(pathToFileURL(entry(n)).href)});`).join(''),
     ]);
-    ok = check.status === 0;
-  } catch {}
-  if (!ok) {
+    if (check.status !== 0) why = String(check.stderr).trim().split('\n').slice(0, 5).join(' ');
+  } catch (error) {
+    why = String(error);
+  }
+  if (why !== undefined) {
     rmSync(dir, { recursive: true, force: true });
-    return undefined;
+    return why;
   }
   return { dir, entry };
 }
