@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
     'cpu-requests': { type: 'string' },
     'cpu-rounds': { type: 'string' },
     'no-cpu': { type: 'boolean', default: false },
+    'cpu-only': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -53,7 +54,8 @@ if (opts.help) {
                       floor-node (default all)
   --cpu-requests N    requests per CPU-cost run (default 10000; --quick: 3000)
   --cpu-rounds N      interleaved rounds of CPU-cost runs, median reported (default 3; --quick: 1)
-  --no-cpu            skip the CPU-cost runs
+  --no-cpu            skip the CPU-cost runs (the README's CPU block stays as it is)
+  --cpu-only          only the CPU-cost runs (the open-loop block stays as it is)
   --no-pin            do not pin the server (core 1) and the load generator (core 0)
   --no-build          use packages/*/dist as they are
   --max-minutes M     stop (and fail) if the run takes longer (default: from the plan)
@@ -285,7 +287,7 @@ async function overloadRun(variant, multiple) {
 
 const loadAvgStart = loadavg();
 const rows = [];
-for (const [i, multiple] of multiples.entries()) {
+for (const [i, multiple] of (opts['cpu-only'] ? [] : multiples).entries()) {
   // Alternate the order between rates so no server always goes first.
   const order = i % 2 === 0 ? serverNames : [...serverNames].reverse();
   for (const variant of order) {
@@ -456,12 +458,13 @@ const durationS = Math.round((performance.now() - started) / 1000);
 const row = (variant, multiple) =>
   rows.find((r) => r.server === variant && r.multiple === multiple);
 const ms = (v, d = 1) => (v == null ? '–' : v.toFixed(d));
-const targets = [];
+const loadTargets = [];
+const cpuTargets = [];
 for (const variant of ['doorman', 'doorman-lifo']) {
   for (const multiple of [2, 5]) {
     const r = row(variant, multiple);
     if (r === undefined) continue;
-    targets.push({
+    loadTargets.push({
       target: `${LABELS[variant]} at ${multiple}x: goodput ≥ ${0.9 * CAPACITY}/s and 2xx p99 < 200 ms`,
       met: r.goodput >= 0.9 * CAPACITY && r.ok.p99 != null && r.ok.p99 < 200,
       measured: `${Math.round(r.goodput)}/s, p99 ${ms(r.ok.p99, 0)} ms`,
@@ -471,7 +474,7 @@ for (const variant of ['doorman', 'doorman-lifo']) {
 for (const multiple of [2, 5]) {
   const r = row('none', multiple);
   if (r === undefined) continue;
-  targets.push({
+  loadTargets.push({
     target: `no limiter at ${multiple}x collapses (goodput < half the capacity)`,
     met: r.goodput < CAPACITY / 2,
     measured: `${Math.round(r.goodput)}/s, 2xx p99 ${ms(r.ok.p99, 0)} ms, ${r.timeouts} timeouts`,
@@ -481,7 +484,7 @@ for (const variant of ['doorman', 'doorman-lifo', 'guard']) {
   const withRejections = rows.filter((r) => r.server === variant && r.server503.atOnce.count > 0);
   if (withRejections.length === 0) continue;
   const worst = Math.max(...withRejections.map((r) => r.server503.atOnce.p99));
-  targets.push({
+  loadTargets.push({
     target: `${LABELS[variant]}: each rejection (shed at once) written within 5 ms of its arrival, p99 in the server, at every rate`,
     met: worst < 5,
     measured: withRejections
@@ -498,7 +501,7 @@ for (const variant of ['doorman', 'doorman-lifo', 'guard', 'express-queue']) {
     .map((r) => [r, row('floor', r.multiple)])
     .filter(([, f]) => f !== undefined);
   if (pairs.length === 0) continue;
-  targets.push({
+  loadTargets.push({
     target: `${LABELS[variant]}: 503 p99 at the client, next to the floor’s (no threshold)`,
     met: null,
     measured: pairs
@@ -515,7 +518,7 @@ for (const variant of ['doorman', 'doorman-lifo', 'guard', 'express-queue']) {
   const f = row('floor-node', 5);
   if (g !== undefined && f !== undefined && g.rejected.atOnce.count > 0) {
     const gap = g.rejected.atOnce.p99 - f.rejected.atOnce.p99;
-    targets.push({
+    loadTargets.push({
       target: 'doorman guard at 5x: 503 p99 at the client within 2 ms of the node:http floor’s',
       met: gap <= 2,
       measured: `${ms(g.rejected.atOnce.p99)} vs ${ms(f.rejected.atOnce.p99)} ms (${gap >= 0 ? '+' : ''}${ms(gap)} ms)`,
@@ -533,7 +536,7 @@ if (cpu.length > 0) {
   const none = cpuOf('cpu-none');
   const nodeFloor = cpuOf('cpu-node-floor');
   const floor = cpuOf('cpu-floor');
-  targets.push(
+  cpuTargets.push(
     {
       target: 'a guard rejection costs at most 0.5x an admitted Express request',
       met: grej <= 0.5 * adm,
@@ -559,7 +562,7 @@ if (cpu.length > 0) {
   if (frej !== undefined) {
     const ffloor = cpuOf('cpu-fastify-floor');
     const fadm = cpuOf('cpu-fastify-admit');
-    targets.push({
+    cpuTargets.push({
       target:
         'Fastify hook rejection, next to Fastify writing the 503 itself and to an admission (no threshold)',
       met: null,
@@ -575,7 +578,7 @@ if (middlewareOnly !== null) {
     ['fastify-reject', 'Fastify hook'],
   ]) {
     if (added[name] == null) continue;
-    targets.push({
+    cpuTargets.push({
       target: `the ${label} alone: at most 1 µs per rejection (over writing the same 503 directly)`,
       met: added[name] <= 1,
       measured: `${added[name].toFixed(2)} µs (${middlewareOnly.cases[name].toFixed(2)} µs with the request, response and 503)`,
@@ -619,16 +622,19 @@ const config = {
 };
 
 const md = [];
+const ranLoad = rows.length > 0;
 if (loadAvgStart[0] > machine.cpus || loadAvgEnd[0] > machine.cpus) {
   md.push(
     `**The machine was busy with other work during this run** (load average ${loadAvgStart[0].toFixed(1)} at start and ${loadAvgEnd[0].toFixed(1)} at end, on ${machine.cpus} CPUs): the servers and the load generator waited for a CPU, which shows as event-loop delay and long GC pauses in the server, and as a sent rate below the offered one. Read the numbers as this machine’s, not the libraries’.`,
     '',
   );
 }
+const machineLine =
+  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${commit}${srcChanged ? ' (with uncommitted changes in doorman’s package sources)' : ''}; ` +
+  `${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; load average ${loadAvgStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${loadAvgEnd.map((v) => v.toFixed(2)).join(' / ')} at end. ` +
+  `${ranLoad ? `${duration} s of load per cell` : 'CPU runs only'}${quick ? ' (quick form)' : ''}; the whole run took ${durationS} s.`;
 md.push(
-  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${commit}${srcChanged ? ' (with uncommitted changes in packages/semaphore or packages/express src)' : ''}; ` +
-    `${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; load average ${loadAvgStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${loadAvgEnd.map((v) => v.toFixed(2)).join(' / ')} at end. ` +
-    `${duration} s of load per cell${quick ? ' (quick form)' : ''}; the whole run took ${durationS} s.`,
+  machineLine,
   '',
   '![Goodput and 2xx p99 against offered load](results/overload.svg)',
   '',
@@ -674,8 +680,25 @@ for (const r of rows) {
     `| ${r.multiple}x | ${LABELS[r.server]} | ${r.backendPeakInFlight} | ${r.serverCpuPct.toFixed(0)}% | ${ms(r.loopDelayMs?.p99)} / ${ms(r.loopDelayMs?.max)} | ${ms(r.gc.maxMs)} | ${r.unanswered} |`,
   );
 }
+md.push(
+  '',
+  '#### Targets',
+  '',
+  '| target | met | measured |',
+  '|---|---|---|',
+  ...targetRows(loadTargets),
+  '',
+);
+const mdCpu = [];
+if (loadAvgStart[0] > machine.cpus || loadAvgEnd[0] > machine.cpus) {
+  mdCpu.push(
+    `The machine was busy with other work during this run (load average ${loadAvgStart[0].toFixed(1)} at start and ${loadAvgEnd[0].toFixed(1)} at end, on ${machine.cpus} CPUs). CPU time is counted per process, so other work inflates it less than wall time, but it still shares caches and cores with this run.`,
+    '',
+  );
+}
+mdCpu.push(machineLine);
 if (cpu.length > 0) {
-  md.push(
+  mdCpu.push(
     '',
     `#### CPU time per request (server process, \`process.cpuUsage\`; median of ${cpuRounds} × ${cpuRequests} requests over 32 keep-alive connections)`,
     '',
@@ -689,7 +712,7 @@ if (cpu.length > 0) {
   for (const c of cpu) {
     const sh = c.profileShare;
     const limiter = (sh.doorman ?? 0) + (sh['express-queue'] ?? 0);
-    md.push(
+    mdCpu.push(
       `| ${c.label} | ${c.how} | ${c.usPerRequest.toFixed(1)} <sub>${Math.min(...c.samples).toFixed(1)}–${Math.max(...c.samples).toFixed(1)}</sub> | ${(c.usPerRequest / adm).toFixed(2)}x | ${limiter === 0 ? '–' : `${pct(limiter)} (${c.limiterUs.toFixed(1)} µs)`} | ${pct(sh.framework)} | ${pct((sh.node ?? 0) + (sh.bench ?? 0))} | ${pct(sh.gc)} |`,
     );
   }
@@ -702,7 +725,7 @@ if (middlewareOnly !== null) {
       : [
           `| ${label} | ${m.cases[name].toFixed(2)} | ${m.added[name] === undefined ? '–' : `${m.added[name].toFixed(2)} (over ${baseline})`} |`,
         ];
-  md.push(
+  mdCpu.push(
     '',
     '#### The middleware alone (no HTTP parsing, no network)',
     '',
@@ -730,33 +753,43 @@ if (middlewareOnly !== null) {
     ...line('fastify-empty-hook', 'Fastify app, an empty hook, the handler answers', ''),
   );
 }
-md.push('', '#### Targets', '', '| target | met | measured |', '|---|---|---|');
-for (const t of targets) {
-  md.push(`| ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.measured} |`);
-}
-md.push('');
+mdCpu.push(
+  '',
+  '#### Targets',
+  '',
+  '| target | met | measured |',
+  '|---|---|---|',
+  ...targetRows(cpuTargets),
+  '',
+);
 const markdown = md.join('\n');
-process.stdout.write(`\n${markdown}\n`);
+const markdownCpu = mdCpu.join('\n');
+if (ranLoad) process.stdout.write(`\n${markdown}\n`);
+if (cpu.length > 0) process.stdout.write(`\n${markdownCpu}\n`);
 
+// The open-loop runs and the CPU runs each replace their own part of the
+// results, so that `--cpu-only` or `--no-cpu` keeps the other part.
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(join(outDir, 'overload.json'), 'utf8'));
+} catch {}
 const doc = {
-  machine,
-  config,
-  durationS,
-  rows,
-  cpu,
-  middlewareOnly,
-  targets,
-  labels: LABELS,
-  setups: CONFIG,
+  ...previous,
+  ...(ranLoad
+    ? { machine, config, durationS, rows, loadTargets, labels: LABELS, setups: CONFIG }
+    : {}),
+  ...(cpu.length > 0 ? { cpuMachine: machine, cpu, middlewareOnly, cpuTargets } : {}),
 };
-const svg = plotOverload(doc);
+delete doc.targets;
 
 if (write) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'overload.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  writeFileSync(join(outDir, 'overload.svg'), svg);
+  if (ranLoad) writeFileSync(join(outDir, 'overload.svg'), plotOverload(doc));
   if (opts.out === undefined) {
-    updateReadme(join(benchDir, 'README.md'), markdown);
+    const readme = join(benchDir, 'README.md');
+    if (ranLoad) updateReadme(readme, 'overload-results', markdown);
+    if (cpu.length > 0) updateReadme(readme, 'overload-cpu-results', markdownCpu);
     log(
       `wrote bench/results/overload.json, bench/results/overload.svg and the tables in bench/README.md (${durationS} s)`,
     );
@@ -767,10 +800,21 @@ if (write) {
   log(`done in ${durationS} s (nothing written)`);
 }
 
-/** Replaces this benchmark's block in the README, or appends the section. Reads just before writing. */
-function updateReadme(path, body) {
-  const START = '<!-- overload-results:start -->';
-  const END = '<!-- overload-results:end -->';
+/** One row per target, for the tables. */
+function targetRows(list) {
+  return list.map(
+    (t) => `| ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.measured} |`,
+  );
+}
+
+/**
+ * Replaces one of this benchmark's blocks in the README (between its
+ * markers); a block not there yet goes after the open-loop block, or at the
+ * end. Reads just before writing.
+ */
+function updateReadme(path, name, body) {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
   let readme = '';
   try {
     readme = readFileSync(path, 'utf8');
@@ -778,26 +822,15 @@ function updateReadme(path, body) {
   const block = `${START}\n${body}\n${END}`;
   const a = readme.indexOf(START);
   const b = readme.indexOf(END);
-  if (a !== -1 && b > a) readme = readme.slice(0, a) + block + readme.slice(b + END.length);
-  else
-    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n${intro()}\n${block}\n`;
+  if (a !== -1 && b > a) {
+    readme = readme.slice(0, a) + block + readme.slice(b + END.length);
+  } else {
+    const after = '<!-- overload-results:end -->';
+    const at = readme.indexOf(after);
+    readme =
+      at === -1
+        ? `${readme}\n## Overload\n\n${block}\n`
+        : `${readme.slice(0, at + after.length)}\n\n${block}${readme.slice(at + after.length)}`;
+  }
   writeFileSync(path, readme);
-}
-
-function intro() {
-  return [
-    '## Overload',
-    '',
-    '`pnpm bench overload` (`bench/overload/run.mjs`; about 5 minutes on the machine below, `--quick` for a smoke run of under 3, `--help` for the options). The question: when more work arrives than the backend can take, does the server keep serving at the backend’s best rate with short latencies, and turn the rest away at once and cheaply?',
-    '',
-    '- **Backend.** Every handler calls a simulated backend that thrashes like a saturated database: a call’s service time, fixed when it starts, is 20 ms × max(1, (calls in flight / 10)²). Its best is 500 calls/s at 10 in flight; at 50 in flight it does 100/s, at 250 in flight 20/s. It costs no CPU (a timer).',
-    '- **Servers.** Express 5, one fresh child process per cell, pinned to core 1 with `taskset` (the load generator on core 0), listening with a backlog of 4,096 so that no connection waits for a SYN retry. doorman is loaded from its built packages. Each server is warmed up first with 3,000 requests over 100 connections, so that queueing and shedding are compiled too (the unlimited server: 400 over 10, its best), and the backend drains before the load.',
-    ...Object.entries(CONFIG).map(([v, c]) => `  - ${LABELS[v]}: ${c}`),
-    '- **Load.** Open loop: arrivals at a fixed rate whatever the server does, 1x, 2x and 5x the backend’s capacity (500, 1,000 and 2,500 per second), 10 s each, with autocannon’s `overallRate` and one keep-alive connection per request per second, so a connection falls behind its schedule only when a response takes more than a second (the tables show the rate actually sent). autocannon starts every connection’s one-second budget at the same instant, which would send each second’s load in one burst; the harness moves each connection’s start so that arrivals are spread evenly over the second. Clients give up after 10 s. A run opens its connections for 1 s first, then loads the server; 1 s after the last arrival, the server’s numbers are read (before the connections close, which would release what the server still holds) and the run ends.',
-    '- **Measured.** At the client, from autocannon’s `response` event: the latency of every 2xx and 503, the 503s split by reason (the server tags each with the code in doorman’s body, `QUEUE_FULL` or `QUEUE_TIMEOUT`; express-queue and the floor only ever shed at once). Goodput is 2xx responses per second of load. In the server, reported over IPC so that nothing goes through the limiter: each 503’s time from the `request` event to its `finish`, peak RSS (sampled every 100 ms), the backend’s peak calls in flight, CPU time, event-loop delay and GC pauses.',
-    '- **CPU per request.** Separate closed-loop runs over 32 keep-alive connections, each request answered at once (no backend): the server’s CPU time (`process.cpuUsage`) divided by the requests. Rejections only: doorman with `limit: 1, maxQueue: 0`, its permit held by a request that never ends; admissions only: a limit never reached. The same for the floor, for Express with no limiter and for express-queue. One more run each under V8’s sampling profiler says whose code spends the time. Last, doorman’s middleware alone, called on stand-in request and response objects (no HTTP), shows what doorman itself spends on a rejection and on an admission.',
-    '',
-    'How to read it. A backend at exactly its capacity (1x) has no slack: with no limiter, any moment of excess lengthens every call, which lowers throughput, which adds to the excess, so the unlimited server collapses even at 1x and never recovers while the load lasts. A limit of 10 holds the backend at its best rate whatever arrives; the queue (50) absorbs bursts, and what does not fit is turned away. FIFO serves waiters in order, so at 2x and 5x an admitted request waits about 50 / 500 s = 100 ms; LIFO serves the newest first, so most admitted requests wait little and the oldest waiters time out after 500 ms (queue timeouts, by design). The unlimited server’s clients sit on slow responses, and a connection waiting for one sends nothing else, so that server receives far less than is offered (the sent/s column): this spares it, it does not flatter the limiters.',
-    '',
-  ].join('\n');
 }
