@@ -1,11 +1,14 @@
 // Overload: what a concurrency limit does for a server whose backend thrashes
 // past 10 concurrent calls (20 ms each at up to 10 in flight, 20 ms x (n/10)^2
 // beyond: 500 calls/s at best, 100/s at 50 in flight). Open-loop arrivals at
-// 1x, 2x and 5x that capacity, against five Express servers, each in a fresh
-// child process on its own core: no limiter, express-queue, doorman (FIFO),
-// doorman (LIFO), and a floor that answers 503 at once with no limiter at all.
-// Then short closed-loop runs measure the server's CPU time per rejection and
-// per admission. doorman is loaded from its built packages (dist).
+// 1x, 2x and 5x that capacity, against seven servers, each in a fresh child
+// process on its own core: Express with no limiter, express-queue, doorman
+// (FIFO), doorman (LIFO), doorman's guard in front of Express, and two floors
+// that answer 503 at once with no limiter at all (from Express, and from a
+// bare node:http listener). Then short closed-loop runs measure the server's
+// CPU time per rejection and per admission (Express, the guard, Fastify), and
+// the middleware alone on Node's own request and response (middleware.mjs).
+// doorman is loaded from its built packages (dist), copied aside.
 //
 //   pnpm bench overload [--quick] [--duration 10] [--rates 1,2,5] [--no-write] ...
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
