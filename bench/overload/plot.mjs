@@ -223,6 +223,7 @@ const STYLE = {
   'express-queue': ['#9467bd', 'diamond', '7 4'],
   doorman: ['#1f77b4', 'square', ''],
   'doorman-lifo': ['#2ca02c', 'triangle', '3 3'],
+  guard: ['#ff7f0e', 'square', '2 2'],
 };
 
 /** The benchmark's plot from its results document (bench/results/overload.json). */

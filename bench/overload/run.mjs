@@ -1,22 +1,26 @@
 // Overload: what a concurrency limit does for a server whose backend thrashes
 // past 10 concurrent calls (20 ms each at up to 10 in flight, 20 ms x (n/10)^2
 // beyond: 500 calls/s at best, 100/s at 50 in flight). Open-loop arrivals at
-// 1x, 2x and 5x that capacity, against five Express servers, each in a fresh
-// child process on its own core: no limiter, express-queue, doorman (FIFO),
-// doorman (LIFO), and a floor that answers 503 at once with no limiter at all.
-// Then short closed-loop runs measure the server's CPU time per rejection and
-// per admission. doorman is loaded from its built packages (dist).
+// 1x, 2x and 5x that capacity, against seven servers, each in a fresh child
+// process on its own core: Express with no limiter, express-queue, doorman
+// (FIFO), doorman (LIFO), doorman's guard in front of Express, and two floors
+// that answer 503 at once with no limiter at all (from Express, and from a
+// bare node:http listener). Then short closed-loop runs measure the server's
+// CPU time per rejection and per admission (Express, the guard, Fastify), and
+// the middleware alone on Node's own request and response (middleware.mjs).
+// doorman is loaded from its built packages (dist), copied aside.
 //
 //   pnpm bench overload [--quick] [--duration 10] [--rates 1,2,5] [--no-write] ...
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hasPackage, snapshotPackages } from '../snapshot.mjs';
 import { burst, openLoop } from './load.mjs';
 import { plotOverload } from './plot.mjs';
 import { byClass, median, summarize } from './stats.mjs';
@@ -34,10 +38,12 @@ const { values: opts } = parseArgs({
     'cpu-requests': { type: 'string' },
     'cpu-rounds': { type: 'string' },
     'no-cpu': { type: 'boolean', default: false },
+    'cpu-only': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     out: { type: 'string' },
+    'max-minutes': { type: 'string' },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -47,12 +53,15 @@ if (opts.help) {
 
   --duration S        seconds of load per (rate, server) (default 10; --quick: 2)
   --rates LIST        offered load as multiples of the backend's 500/s (default 1,2,5)
-  --servers LIST      any of none,express-queue,doorman,doorman-lifo,floor (default all)
+  --servers LIST      any of none,express-queue,doorman,doorman-lifo,guard,floor,
+                      floor-node (default all)
   --cpu-requests N    requests per CPU-cost run (default 10000; --quick: 3000)
   --cpu-rounds N      interleaved rounds of CPU-cost runs, median reported (default 3; --quick: 1)
-  --no-cpu            skip the CPU-cost runs
+  --no-cpu            skip the CPU-cost runs (the README's CPU block stays as it is)
+  --cpu-only          only the CPU-cost runs (the open-loop block stays as it is)
   --no-pin            do not pin the server (core 1) and the load generator (core 0)
   --no-build          use packages/*/dist as they are
+  --max-minutes M     stop (and fail) if the run takes longer (default: from the plan)
   --out DIR           write overload.json and overload.svg there, and leave README.md alone
   --no-write          print the tables only; write nothing
   --quick             a short smoke run (2 s per cell, a shorter warm-up, fewer CPU
@@ -67,7 +76,15 @@ const TIMEOUT_S = 10;
 const quick = opts.quick;
 const duration = Number(opts.duration ?? (quick ? 2 : 10));
 const multiples = (opts.rates ?? '1,2,5').split(',').map(Number);
-const ALL_SERVERS = ['none', 'express-queue', 'doorman', 'doorman-lifo', 'floor'];
+const ALL_SERVERS = [
+  'none',
+  'express-queue',
+  'doorman',
+  'doorman-lifo',
+  'guard',
+  'floor',
+  'floor-node',
+];
 const serverNames = opts.servers ? opts.servers.split(',') : ALL_SERVERS;
 for (const s of serverNames) {
   if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s}`);
@@ -84,14 +101,21 @@ const LABELS = {
   'express-queue': 'express-queue',
   doorman: 'doorman (FIFO)',
   'doorman-lifo': 'doorman (LIFO)',
+  guard: 'doorman guard (FIFO)',
   floor: 'floor: 503 at once',
+  'floor-node': 'floor: node:http 503',
 };
 const CONFIG = {
   none: 'handler → backend',
   'express-queue': '`queue({ activeLimit: 10, queuedLimit: 50 })`',
   doorman: '`concurrencyLimit({ limit: 10, maxQueue: 50, queueTimeoutMs: 500 })`',
   'doorman-lifo': "the same with `order: 'lifo'`",
-  floor: 'a middleware that writes doorman’s 503 (same headers and body) and nothing else',
+  guard:
+    '`createServer(guard({ limit: 10, maxQueue: 50, queueTimeoutMs: 500 }, app))`: the limit in front of the Express app',
+  floor:
+    'an Express middleware that writes doorman’s 503 headers (`setHeader`, `end`) and nothing else',
+  'floor-node':
+    'no Express: a node:http listener that writes the same 503 with one `writeHead` and one `end`, the cheapest way there is',
 };
 
 // ---- pinning: the server on core 1, this process (the load generator) on core 0
@@ -99,63 +123,52 @@ const hasTaskset = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
 const pin = !opts['no-pin'] && hasTaskset && cpus().length >= 2;
 if (pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 
-// Users run the built packages, so that is what we measure. The build is
-// copied aside, so that a rebuild elsewhere in the workspace during the run
-// (it empties dist/ first) cannot pull it from under a server.
-function snapshotBuild() {
-  const dir = mkdtempSync(join(tmpdir(), 'doorman-overload-'));
-  const entry = join(dir, 'node_modules', '@doorman', 'express', 'dist', 'esm', 'index.js');
-  let ok = false;
-  try {
-    for (const name of ['semaphore', 'express']) {
-      const from = join(repoRoot, 'packages', name);
-      const to = join(dir, 'node_modules', '@doorman', name);
-      mkdirSync(to, { recursive: true });
-      cpSync(join(from, 'package.json'), join(to, 'package.json'));
-      cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
-    }
-    const check = spawnSync(process.execPath, [
-      '--input-type=module',
-      '-e',
-      `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); m.concurrencyLimit({ limit: 1 });`,
-    ]);
-    ok = check.status === 0;
-  } catch {}
-  if (!ok) {
-    rmSync(dir, { recursive: true, force: true });
-    return undefined;
-  }
-  return { dir, entry };
+// Every server is a child of this process: none outlives it, whatever ends
+// the run, and the run stops by itself if something hangs.
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    log(`overload: ${signal}, stopping`);
+    process.exit(130);
+  });
 }
-let snapshot;
-for (let attempt = 1; snapshot === undefined; attempt++) {
-  if (!opts['no-build']) {
-    log('building @doorman/express and its dependencies ...');
-    try {
-      execFileSync('pnpm', ['--filter', '@doorman/express...', 'run', 'build'], {
-        cwd: repoRoot,
-        stdio: 'ignore',
-      });
-    } catch (error) {
-      if (attempt >= 3) throw error;
-      continue;
-    }
-  }
-  snapshot = snapshotBuild();
-  if (snapshot === undefined) {
-    if (attempt >= 3) {
-      throw new Error('could not take a working copy of packages/{semaphore,express}/dist');
-    }
-    await sleep(2000);
-  }
-}
-process.on('exit', () => rmSync(snapshot.dir, { recursive: true, force: true }));
+
+// A bound on the whole run, from its plan: about 20 s per cell besides the
+// load, and a few minutes for the build and the CPU runs, with room to spare.
+const maxMinutes = Number(
+  opts['max-minutes'] ??
+    Math.ceil(
+      (2 * multiples.length * serverNames.length * (duration + 25) +
+        (opts['no-cpu'] ? 0 : 20 * 15 * cpuRounds) +
+        300) /
+        60,
+    ),
+);
+setTimeout(() => {
+  log(`overload: still running after ${maxMinutes} minutes (--max-minutes); stopping`);
+  process.exit(1);
+}, maxMinutes * 60_000).unref();
+
+// Users run the built packages (dist), copied aside for the run (see snapshot.mjs).
+const withFastify = hasPackage('fastify');
+const snapshot = await snapshotPackages(
+  withFastify ? ['express', 'http', 'fastify'] : ['express', 'http'],
+  { build: !opts['no-build'], log },
+);
 const srcChanged = (() => {
   try {
     return (
       execFileSync(
         'git',
-        ['status', '--porcelain', '--', 'packages/semaphore/src', 'packages/express/src'],
+        [
+          'status',
+          '--porcelain',
+          '--',
+          ...['semaphore', 'http', 'express', 'fastify'].map((p) => `packages/${p}/src`),
+        ],
         { cwd: repoRoot },
       )
         .toString()
@@ -169,15 +182,16 @@ const srcChanged = (() => {
 // ---- server processes
 async function startServer(variant, extra = []) {
   const args = [serverEntry, variant, ...extra];
+  const options = {
+    cwd: benchDir,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, DOORMAN_PACKAGES: snapshot.dir },
+  };
   const child = pin
-    ? spawn('taskset', ['-c', '1', process.execPath, ...args], {
-        cwd: benchDir,
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      })
-    : spawn(process.execPath, args, {
-        cwd: benchDir,
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], options)
+    : spawn(process.execPath, args, options);
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   const [hello] = await once(child, 'message');
   let nextId = 0;
   const pending = new Map();
@@ -276,7 +290,7 @@ async function overloadRun(variant, multiple) {
 
 const loadAvgStart = loadavg();
 const rows = [];
-for (const [i, multiple] of multiples.entries()) {
+for (const [i, multiple] of (opts['cpu-only'] ? [] : multiples).entries()) {
   // Alternate the order between rates so no server always goes first.
   const order = i % 2 === 0 ? serverNames : [...serverNames].reverse();
   for (const variant of order) {
@@ -293,18 +307,60 @@ for (const [i, multiple] of multiples.entries()) {
 }
 
 // ---- CPU per rejection and per admission
+// [variant, label, setup, expected status, group]
 const CPU_VARIANTS = [
-  ['cpu-reject', 'doorman rejection', 'limit 1 held by a request, `maxQueue: 0`', 503],
-  ['cpu-admit', 'doorman admission', 'a limit never reached, handler answers at once', 200],
+  ['cpu-none', 'Express, no limiter: handler answers at once', 'Express and Node’s HTTP only', 200],
+  ['cpu-admit', 'Express + doorman middleware: admission', 'a limit never reached', 200],
   [
-    'cpu-floor',
-    'floor: 503 at once, no limiter',
-    'doorman’s 503 written by a bare middleware',
+    'cpu-reject',
+    'Express + doorman middleware: rejection',
+    'limit 1 held by a request, `maxQueue: 0`',
     503,
   ],
-  ['cpu-none', 'no limiter, handler answers at once', 'Express and Node’s HTTP only', 200],
-  ['cpu-eq-reject', 'express-queue rejection', 'activeLimit 1 held, queuedLimit 0', 503],
-  ['cpu-eq-admit', 'express-queue admission', 'a limit never reached', 200],
+  [
+    'cpu-floor',
+    'Express writes the 503 itself',
+    'doorman’s 503 headers from a bare middleware, no limiter',
+    503,
+  ],
+  ['cpu-guard-admit', 'guard in front of Express: admission', 'a limit never reached', 200],
+  [
+    'cpu-guard-reject',
+    'guard in front of Express: rejection',
+    'limit 1 held by a request, `maxQueue: 0`',
+    503,
+  ],
+  [
+    'cpu-node-floor',
+    'node:http writes the 503 (floor)',
+    'one `writeHead`, one `end`; no framework, no limiter',
+    503,
+  ],
+  ['cpu-eq-admit', 'Express + express-queue: admission', 'a limit never reached', 200],
+  ['cpu-eq-reject', 'Express + express-queue: rejection', 'activeLimit 1 held, queuedLimit 0', 503],
+  [
+    'cpu-fastify-none',
+    'Fastify, no limiter: handler answers at once',
+    'Fastify and Node’s HTTP only',
+    200,
+  ],
+  ...(withFastify
+    ? [
+        ['cpu-fastify-admit', 'Fastify + doorman hook: admission', 'a limit never reached', 200],
+        [
+          'cpu-fastify-reject',
+          'Fastify + doorman hook: rejection',
+          'limit 1 held by a request, `maxQueue: 0`',
+          503,
+        ],
+      ]
+    : []),
+  [
+    'cpu-fastify-floor',
+    'Fastify writes the 503 itself',
+    'an `onRequest` hook replies doorman’s 503 headers, no limiter',
+    503,
+  ],
 ];
 function holdPermit(url) {
   const req = get(`${url}hold`, { agent: false });
@@ -314,21 +370,23 @@ function holdPermit(url) {
 const cpu = [];
 if (!opts['no-cpu']) {
   const servers = [];
-  for (const [variant] of CPU_VARIANTS) {
-    const server = await startServer(variant, ['--no-instrument']);
-    if (variant.endsWith('reject')) {
-      holdPermit(server.url);
-      await sleep(200);
-    }
-    servers.push(server);
-  }
   try {
+    for (const [variant] of CPU_VARIANTS) {
+      const server = await startServer(variant, ['--no-instrument']);
+      servers.push(server);
+      if (variant.endsWith('reject')) {
+        holdPermit(server.url);
+        await sleep(200);
+      }
+    }
     const samples = new Map(servers.map((s) => [s.variant, []]));
     for (const server of servers) {
-      await burst(server.url, { amount: Math.min(2000, cpuRequests), connections: 32 });
+      await burst(server.url, { amount: Math.min(3000, cpuRequests), connections: 32 });
     }
     for (let r = 0; r < cpuRounds; r++) {
-      const order = r % 2 === 0 ? servers : [...servers].reverse();
+      // The order rotates from round to round, so no server always follows the same one.
+      const shift = r % servers.length;
+      const order = servers.slice(shift).concat(servers.slice(0, shift));
       for (const server of order) {
         await server.ask('reset');
         const result = await burst(server.url, { amount: cpuRequests, connections: 32 });
@@ -370,7 +428,7 @@ if (!opts['no-cpu']) {
       });
       log(
         `cpu ${variant}: ${median(s).toFixed(1)} µs/request (${s.map((x) => x.toFixed(1)).join(', ')}); ` +
-          `limiter code ${(limiterShare * 100).toFixed(1)}%, Express ${((share.express ?? 0) * 100).toFixed(1)}%, ` +
+          `limiter code ${(limiterShare * 100).toFixed(1)}%, framework ${((share.framework ?? 0) * 100).toFixed(1)}%, ` +
           `Node ${((share.node ?? 0) * 100).toFixed(1)}%, GC ${((share.gc ?? 0) * 100).toFixed(1)}%`,
       );
     }
@@ -378,16 +436,23 @@ if (!opts['no-cpu']) {
     for (const server of servers) await server.stop();
   }
 }
-// The middleware alone, on stand-in request and response objects (no HTTP).
+// The middleware alone, on Node's request and response over a stand-in socket (no HTTP).
 let middlewareOnly = null;
 if (!opts['no-cpu']) {
-  const command = [process.execPath, join(here, 'middleware.mjs'), snapshot.entry];
+  const command = [
+    process.execPath,
+    join(here, 'middleware.mjs'),
+    snapshot.dir,
+    ...(quick ? ['--quick'] : []),
+  ];
   const r = pin
-    ? spawnSync('taskset', ['-c', '1', ...command], { encoding: 'utf8' })
-    : spawnSync(command[0], command.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`middleware.mjs failed: ${r.stderr}`);
+    ? spawnSync('taskset', ['-c', '1', ...command], { encoding: 'utf8', timeout: 300_000 })
+    : spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`middleware.mjs failed: ${r.stderr || r.signal}`);
   middlewareOnly = JSON.parse(r.stdout);
-  log(`middleware alone: ${JSON.stringify(middlewareOnly)}`);
+  log(
+    `middleware alone: ${JSON.stringify(middlewareOnly.cases)}; added: ${JSON.stringify(middlewareOnly.added)}`,
+  );
 }
 const loadAvgEnd = loadavg();
 const durationS = Math.round((performance.now() - started) / 1000);
@@ -396,12 +461,13 @@ const durationS = Math.round((performance.now() - started) / 1000);
 const row = (variant, multiple) =>
   rows.find((r) => r.server === variant && r.multiple === multiple);
 const ms = (v, d = 1) => (v == null ? '–' : v.toFixed(d));
-const targets = [];
+const loadTargets = [];
+const cpuTargets = [];
 for (const variant of ['doorman', 'doorman-lifo']) {
   for (const multiple of [2, 5]) {
     const r = row(variant, multiple);
     if (r === undefined) continue;
-    targets.push({
+    loadTargets.push({
       target: `${LABELS[variant]} at ${multiple}x: goodput ≥ ${0.9 * CAPACITY}/s and 2xx p99 < 200 ms`,
       met: r.goodput >= 0.9 * CAPACITY && r.ok.p99 != null && r.ok.p99 < 200,
       measured: `${Math.round(r.goodput)}/s, p99 ${ms(r.ok.p99, 0)} ms`,
@@ -411,17 +477,17 @@ for (const variant of ['doorman', 'doorman-lifo']) {
 for (const multiple of [2, 5]) {
   const r = row('none', multiple);
   if (r === undefined) continue;
-  targets.push({
+  loadTargets.push({
     target: `no limiter at ${multiple}x collapses (goodput < half the capacity)`,
     met: r.goodput < CAPACITY / 2,
     measured: `${Math.round(r.goodput)}/s, 2xx p99 ${ms(r.ok.p99, 0)} ms, ${r.timeouts} timeouts`,
   });
 }
-for (const variant of ['doorman', 'doorman-lifo']) {
+for (const variant of ['doorman', 'doorman-lifo', 'guard']) {
   const withRejections = rows.filter((r) => r.server === variant && r.server503.atOnce.count > 0);
   if (withRejections.length === 0) continue;
   const worst = Math.max(...withRejections.map((r) => r.server503.atOnce.p99));
-  targets.push({
+  loadTargets.push({
     target: `${LABELS[variant]}: each rejection (shed at once) written within 5 ms of its arrival, p99 in the server, at every rate`,
     met: worst < 5,
     measured: withRejections
@@ -432,13 +498,13 @@ for (const variant of ['doorman', 'doorman-lifo']) {
       .join(', '),
   });
 }
-for (const variant of ['doorman', 'doorman-lifo', 'express-queue']) {
+for (const variant of ['doorman', 'doorman-lifo', 'guard', 'express-queue']) {
   const pairs = rows
     .filter((r) => r.server === variant && r.rejected.atOnce.count > 0)
     .map((r) => [r, row('floor', r.multiple)])
     .filter(([, f]) => f !== undefined);
   if (pairs.length === 0) continue;
-  targets.push({
+  loadTargets.push({
     target: `${LABELS[variant]}: 503 p99 at the client, next to the floor’s (no threshold)`,
     met: null,
     measured: pairs
@@ -449,21 +515,78 @@ for (const variant of ['doorman', 'doorman-lifo', 'express-queue']) {
       .join(', '),
   });
 }
+{
+  // The guard's 503s at the client next to the bare node:http server's, at 5x (issue 9).
+  const g = row('guard', 5);
+  const f = row('floor-node', 5);
+  if (g !== undefined && f !== undefined && g.rejected.atOnce.count > 0) {
+    const gap = g.rejected.atOnce.p99 - f.rejected.atOnce.p99;
+    loadTargets.push({
+      target: 'doorman guard at 5x: 503 p99 at the client within 2 ms of the node:http floor’s',
+      met: gap <= 2,
+      measured: `${ms(g.rejected.atOnce.p99)} vs ${ms(f.rejected.atOnce.p99)} ms (${gap >= 0 ? '+' : ''}${ms(gap)} ms)`,
+    });
+  }
+}
 const cpuOf = (v) => cpu.find((c) => c.variant === v)?.usPerRequest;
 const limiterUsOf = (v) => cpu.find((c) => c.variant === v)?.limiterUs;
+const us = (v) => `${v.toFixed(1)} µs`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 if (cpu.length > 0) {
   const rej = cpuOf('cpu-reject');
   const adm = cpuOf('cpu-admit');
-  targets.push({
-    target: 'a rejection costs far less CPU than an admitted request (at most half)',
-    met: rej <= adm / 2,
-    measured:
-      `${rej.toFixed(1)} µs vs ${adm.toFixed(1)} µs (${(rej / adm).toFixed(2)}x); the floor’s 503 ${cpuOf('cpu-floor').toFixed(1)} µs; ` +
-      `doorman’s own code (profiler) ${limiterUsOf('cpu-reject').toFixed(1)} µs per rejection, ${limiterUsOf('cpu-admit').toFixed(1)} µs per admission` +
-      (middlewareOnly === null
-        ? ''
-        : `; the middleware alone ${middlewareOnly.reject.toFixed(2)} µs per rejection, ${middlewareOnly.admit.toFixed(2)} µs per admission`),
-  });
+  const grej = cpuOf('cpu-guard-reject');
+  const none = cpuOf('cpu-none');
+  const nodeFloor = cpuOf('cpu-node-floor');
+  const floor = cpuOf('cpu-floor');
+  cpuTargets.push(
+    {
+      target: 'a guard rejection costs at most 0.5x an admitted Express request',
+      met: grej <= 0.5 * adm,
+      measured: `${us(grej)} vs ${us(adm)} (${ratio(grej, adm)}); vs Express with no limiter ${us(none)} (${ratio(grej, none)})`,
+    },
+    {
+      target: 'a guard rejection costs at most 1.25x a bare node:http 503',
+      met: grej <= 1.25 * nodeFloor,
+      measured: `${us(grej)} vs ${us(nodeFloor)} (${ratio(grej, nodeFloor)}); doorman’s own code (profiler) ${us(limiterUsOf('cpu-guard-reject'))}`,
+    },
+    {
+      target: 'an Express-middleware rejection costs at most 1.15x Express writing the 503 itself',
+      met: rej <= 1.15 * floor,
+      measured: `${us(rej)} vs ${us(floor)} (${ratio(rej, floor)}); doorman’s own code (profiler) ${us(limiterUsOf('cpu-reject'))}`,
+    },
+    {
+      target: 'an Express-middleware rejection costs at most half an admitted request (issue 4)',
+      met: rej <= adm / 2,
+      measured: `${us(rej)} vs ${us(adm)} (${ratio(rej, adm)})`,
+    },
+  );
+  const frej = cpuOf('cpu-fastify-reject');
+  if (frej !== undefined) {
+    const ffloor = cpuOf('cpu-fastify-floor');
+    const fadm = cpuOf('cpu-fastify-admit');
+    cpuTargets.push({
+      target:
+        'Fastify hook rejection, next to Fastify writing the 503 itself and to an admission (no threshold)',
+      met: null,
+      measured: `${us(frej)} vs ${us(ffloor)} (${ratio(frej, ffloor)}); admission ${us(fadm)} (${ratio(frej, fadm)})`,
+    });
+  }
+}
+if (middlewareOnly !== null) {
+  const added = middlewareOnly.added;
+  for (const [name, label] of [
+    ['express-reject', 'Express middleware'],
+    ['guard-reject', 'guard'],
+    ['fastify-reject', 'Fastify hook'],
+  ]) {
+    if (added[name] == null) continue;
+    cpuTargets.push({
+      target: `the ${label} alone: at most 1 µs per rejection (over writing the same 503 directly)`,
+      met: added[name] <= 1,
+      measured: `${added[name].toFixed(2)} µs (${middlewareOnly.cases[name].toFixed(2)} µs with the request, response and 503)`,
+    });
+  }
 }
 
 // ---- report
@@ -502,16 +625,19 @@ const config = {
 };
 
 const md = [];
+const ranLoad = rows.length > 0;
 if (loadAvgStart[0] > machine.cpus || loadAvgEnd[0] > machine.cpus) {
   md.push(
     `**The machine was busy with other work during this run** (load average ${loadAvgStart[0].toFixed(1)} at start and ${loadAvgEnd[0].toFixed(1)} at end, on ${machine.cpus} CPUs): the servers and the load generator waited for a CPU, which shows as event-loop delay and long GC pauses in the server, and as a sent rate below the offered one. Read the numbers as this machine’s, not the libraries’.`,
     '',
   );
 }
+const machineLine =
+  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${commit}${srcChanged ? ' (with uncommitted changes in doorman’s package sources)' : ''}; ` +
+  `${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; load average ${loadAvgStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${loadAvgEnd.map((v) => v.toFixed(2)).join(' / ')} at end. ` +
+  `${ranLoad ? `${duration} s of load per cell` : 'CPU runs only'}${quick ? ' (quick form)' : ''}; the whole run took ${durationS} s.`;
 md.push(
-  `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; ${machine.date.slice(0, 16).replace('T', ' ')} UTC; commit ${commit}${srcChanged ? ' (with uncommitted changes in packages/semaphore or packages/express src)' : ''}; ` +
-    `${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; load average ${loadAvgStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${loadAvgEnd.map((v) => v.toFixed(2)).join(' / ')} at end. ` +
-    `${duration} s of load per cell${quick ? ' (quick form)' : ''}; the whole run took ${durationS} s.`,
+  machineLine,
   '',
   '![Goodput and 2xx p99 against offered load](results/overload.svg)',
   '',
@@ -557,14 +683,31 @@ for (const r of rows) {
     `| ${r.multiple}x | ${LABELS[r.server]} | ${r.backendPeakInFlight} | ${r.serverCpuPct.toFixed(0)}% | ${ms(r.loopDelayMs?.p99)} / ${ms(r.loopDelayMs?.max)} | ${ms(r.gc.maxMs)} | ${r.unanswered} |`,
   );
 }
+md.push(
+  '',
+  '#### Targets',
+  '',
+  '| target | met | measured |',
+  '|---|---|---|',
+  ...targetRows(loadTargets),
+  '',
+);
+const mdCpu = [];
+if (loadAvgStart[0] > machine.cpus || loadAvgEnd[0] > machine.cpus) {
+  mdCpu.push(
+    `The machine was busy with other work during this run (load average ${loadAvgStart[0].toFixed(1)} at start and ${loadAvgEnd[0].toFixed(1)} at end, on ${machine.cpus} CPUs). CPU time is counted per process, so other work inflates it less than wall time, but it still shares caches and cores with this run.`,
+    '',
+  );
+}
+mdCpu.push(machineLine);
 if (cpu.length > 0) {
-  md.push(
+  mdCpu.push(
     '',
     `#### CPU time per request (server process, \`process.cpuUsage\`; median of ${cpuRounds} × ${cpuRequests} requests over 32 keep-alive connections)`,
     '',
-    'The shares come from one more run each under V8’s sampling profiler: self time of the limiter’s own code (doorman’s `packages/*/dist`, or express-queue and its two dependencies), of Express and its dependencies, of Node (its JavaScript, native code: HTTP parsing, socket writes) and of garbage collection.',
+    'Every server is its own process, pinned like the others, and answers at once (no backend). The shares come from one more run each under V8’s sampling profiler: self time of the limiter’s own code (doorman’s packages, or express-queue and its two dependencies), of the framework (Express or Fastify and their dependencies), of Node (its JavaScript, native code: HTTP parsing, socket writes) and of garbage collection.',
     '',
-    '| request | setup | CPU µs/request | vs doorman admission | limiter code | Express | Node | GC |',
+    '| request | setup | CPU µs/request | vs Express + doorman admission | limiter code | framework | Node | GC |',
     '|---|---|--:|--:|--:|--:|--:|--:|',
   );
   const adm = cpuOf('cpu-admit');
@@ -572,54 +715,84 @@ if (cpu.length > 0) {
   for (const c of cpu) {
     const sh = c.profileShare;
     const limiter = (sh.doorman ?? 0) + (sh['express-queue'] ?? 0);
-    md.push(
-      `| ${c.label} | ${c.how} | ${c.usPerRequest.toFixed(1)} <sub>${Math.min(...c.samples).toFixed(1)}–${Math.max(...c.samples).toFixed(1)}</sub> | ${(c.usPerRequest / adm).toFixed(2)}x | ${limiter === 0 ? '–' : `${pct(limiter)} (${c.limiterUs.toFixed(1)} µs)`} | ${pct(sh.express)} | ${pct((sh.node ?? 0) + (sh.bench ?? 0))} | ${pct(sh.gc)} |`,
+    mdCpu.push(
+      `| ${c.label} | ${c.how} | ${c.usPerRequest.toFixed(1)} <sub>${Math.min(...c.samples).toFixed(1)}–${Math.max(...c.samples).toFixed(1)}</sub> | ${(c.usPerRequest / adm).toFixed(2)}x | ${limiter === 0 ? '–' : `${pct(limiter)} (${c.limiterUs.toFixed(1)} µs)`} | ${pct(sh.framework)} | ${pct((sh.node ?? 0) + (sh.bench ?? 0))} | ${pct(sh.gc)} |`,
     );
   }
 }
 if (middlewareOnly !== null) {
   const m = middlewareOnly;
-  md.push(
+  const line = (name, label, baseline) =>
+    m.cases[name] === undefined
+      ? []
+      : [
+          `| ${label} | ${m.cases[name].toFixed(2)} | ${m.added[name] === undefined ? '–' : `${m.added[name].toFixed(2)} (over ${baseline})`} |`,
+        ];
+  mdCpu.push(
     '',
-    '#### The middleware alone (no HTTP)',
+    '#### The middleware alone (no HTTP parsing, no network)',
     '',
-    'doorman’s Express middleware called on stand-in request and response objects (an `EventEmitter` whose `end` emits `finish` and `close`, as Node’s does), in batches of 1,000; CPU time per call, median of 5 rounds of 20,000. What is left once Node’s HTTP and Express’s router are taken out.',
+    `Each call gets Node’s own \`IncomingMessage\` and \`ServerResponse\` over a stand-in socket that takes every write (its callback on the next tick), and what Node’s server does once a response finishes (dump the request, detach the socket, \`close\` on the next tick) is done the same way, so the middleware meets what it meets in a server. Batches of 1,000 calls, the cases interleaved batch by batch; CPU time per call, median of ${m.rounds} rounds of ${m.calls}. The last column is what the middleware adds to writing the same response directly, the median over rounds of the difference within each round: doorman’s own cost. Fastify’s hook needs Fastify’s request and reply, so it runs inside a Fastify app fed the same objects, against the same app with a hook that writes the 503 itself (rejection) or an empty hook (admission).`,
     '',
-    '| call | µs per call | less the stand-in’s own cost |',
+    '| call | µs per call | µs added by doorman |',
     '|---|--:|--:|',
-    `| doorman rejection (limit 1 held, \`maxQueue: 0\`) | ${m.reject.toFixed(2)} | ${(m.reject - m.floor).toFixed(2)} (vs the bare 503) |`,
-    `| doorman admission (handler answers at once) | ${m.admit.toFixed(2)} | ${(m.admit - m.stub).toFixed(2)} (vs answering directly) |`,
-    `| bare 503 (the floor’s middleware) | ${m.floor.toFixed(2)} | – |`,
-    `| answering directly, no middleware | ${m.stub.toFixed(2)} | – |`,
+    ...line(
+      'express-reject',
+      'Express middleware: rejection (limit 1 held, `maxQueue: 0`)',
+      'the direct 503',
+    ),
+    ...line(
+      'express-admit',
+      'Express middleware: admission, then the handler answers',
+      'answering directly',
+    ),
+    ...line('guard-reject', 'guard: rejection (limit 1 held, `maxQueue: 0`)', 'the direct 503'),
+    ...line('guard-admit', 'guard: admission, then the listener answers', 'answering directly'),
+    ...line('direct-503', 'the same 503 written directly (`writeHead`, `end`)', ''),
+    ...line('direct-200', 'answering directly (`end`), no middleware', ''),
+    ...line('fastify-reject', 'Fastify app + doorman hook: rejection', 'the app with a 503 hook'),
+    ...line('fastify-admit', 'Fastify app + doorman hook: admission', 'the app with an empty hook'),
+    ...line('fastify-503-hook', 'Fastify app, a hook replies the 503 itself', ''),
+    ...line('fastify-empty-hook', 'Fastify app, an empty hook, the handler answers', ''),
   );
 }
-md.push('', '#### Targets', '', '| target | met | measured |', '|---|---|---|');
-for (const t of targets) {
-  md.push(`| ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.measured} |`);
-}
-md.push('');
+mdCpu.push(
+  '',
+  '#### Targets',
+  '',
+  '| target | met | measured |',
+  '|---|---|---|',
+  ...targetRows(cpuTargets),
+  '',
+);
 const markdown = md.join('\n');
-process.stdout.write(`\n${markdown}\n`);
+const markdownCpu = mdCpu.join('\n');
+if (ranLoad) process.stdout.write(`\n${markdown}\n`);
+if (cpu.length > 0) process.stdout.write(`\n${markdownCpu}\n`);
 
+// The open-loop runs and the CPU runs each replace their own part of the
+// results, so that `--cpu-only` or `--no-cpu` keeps the other part.
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(join(outDir, 'overload.json'), 'utf8'));
+} catch {}
 const doc = {
-  machine,
-  config,
-  durationS,
-  rows,
-  cpu,
-  middlewareOnly,
-  targets,
-  labels: LABELS,
-  setups: CONFIG,
+  ...previous,
+  ...(ranLoad
+    ? { machine, config, durationS, rows, loadTargets, labels: LABELS, setups: CONFIG }
+    : {}),
+  ...(cpu.length > 0 ? { cpuMachine: machine, cpu, middlewareOnly, cpuTargets } : {}),
 };
-const svg = plotOverload(doc);
+delete doc.targets;
 
 if (write) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'overload.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  writeFileSync(join(outDir, 'overload.svg'), svg);
+  if (ranLoad) writeFileSync(join(outDir, 'overload.svg'), plotOverload(doc));
   if (opts.out === undefined) {
-    updateReadme(join(benchDir, 'README.md'), markdown);
+    const readme = join(benchDir, 'README.md');
+    if (ranLoad) updateReadme(readme, 'overload-results', markdown);
+    if (cpu.length > 0) updateReadme(readme, 'overload-cpu-results', markdownCpu);
     log(
       `wrote bench/results/overload.json, bench/results/overload.svg and the tables in bench/README.md (${durationS} s)`,
     );
@@ -630,10 +803,21 @@ if (write) {
   log(`done in ${durationS} s (nothing written)`);
 }
 
-/** Replaces this benchmark's block in the README, or appends the section. Reads just before writing. */
-function updateReadme(path, body) {
-  const START = '<!-- overload-results:start -->';
-  const END = '<!-- overload-results:end -->';
+/** One row per target, for the tables. */
+function targetRows(list) {
+  return list.map(
+    (t) => `| ${t.target} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.measured} |`,
+  );
+}
+
+/**
+ * Replaces one of this benchmark's blocks in the README (between its
+ * markers); a block not there yet goes after the open-loop block, or at the
+ * end. Reads just before writing.
+ */
+function updateReadme(path, name, body) {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
   let readme = '';
   try {
     readme = readFileSync(path, 'utf8');
@@ -641,26 +825,15 @@ function updateReadme(path, body) {
   const block = `${START}\n${body}\n${END}`;
   const a = readme.indexOf(START);
   const b = readme.indexOf(END);
-  if (a !== -1 && b > a) readme = readme.slice(0, a) + block + readme.slice(b + END.length);
-  else
-    readme = `${readme}${readme.endsWith('\n') || readme === '' ? '' : '\n'}\n${intro()}\n${block}\n`;
+  if (a !== -1 && b > a) {
+    readme = readme.slice(0, a) + block + readme.slice(b + END.length);
+  } else {
+    const after = '<!-- overload-results:end -->';
+    const at = readme.indexOf(after);
+    readme =
+      at === -1
+        ? `${readme}\n## Overload\n\n${block}\n`
+        : `${readme.slice(0, at + after.length)}\n\n${block}${readme.slice(at + after.length)}`;
+  }
   writeFileSync(path, readme);
-}
-
-function intro() {
-  return [
-    '## Overload',
-    '',
-    '`pnpm bench overload` (`bench/overload/run.mjs`; about 5 minutes on the machine below, `--quick` for a smoke run of under 3, `--help` for the options). The question: when more work arrives than the backend can take, does the server keep serving at the backend’s best rate with short latencies, and turn the rest away at once and cheaply?',
-    '',
-    '- **Backend.** Every handler calls a simulated backend that thrashes like a saturated database: a call’s service time, fixed when it starts, is 20 ms × max(1, (calls in flight / 10)²). Its best is 500 calls/s at 10 in flight; at 50 in flight it does 100/s, at 250 in flight 20/s. It costs no CPU (a timer).',
-    '- **Servers.** Express 5, one fresh child process per cell, pinned to core 1 with `taskset` (the load generator on core 0), listening with a backlog of 4,096 so that no connection waits for a SYN retry. doorman is loaded from its built packages. Each server is warmed up first with 3,000 requests over 100 connections, so that queueing and shedding are compiled too (the unlimited server: 400 over 10, its best), and the backend drains before the load.',
-    ...Object.entries(CONFIG).map(([v, c]) => `  - ${LABELS[v]}: ${c}`),
-    '- **Load.** Open loop: arrivals at a fixed rate whatever the server does, 1x, 2x and 5x the backend’s capacity (500, 1,000 and 2,500 per second), 10 s each, with autocannon’s `overallRate` and one keep-alive connection per request per second, so a connection falls behind its schedule only when a response takes more than a second (the tables show the rate actually sent). autocannon starts every connection’s one-second budget at the same instant, which would send each second’s load in one burst; the harness moves each connection’s start so that arrivals are spread evenly over the second. Clients give up after 10 s. A run opens its connections for 1 s first, then loads the server; 1 s after the last arrival, the server’s numbers are read (before the connections close, which would release what the server still holds) and the run ends.',
-    '- **Measured.** At the client, from autocannon’s `response` event: the latency of every 2xx and 503, the 503s split by reason (the server tags each with the code in doorman’s body, `QUEUE_FULL` or `QUEUE_TIMEOUT`; express-queue and the floor only ever shed at once). Goodput is 2xx responses per second of load. In the server, reported over IPC so that nothing goes through the limiter: each 503’s time from the `request` event to its `finish`, peak RSS (sampled every 100 ms), the backend’s peak calls in flight, CPU time, event-loop delay and GC pauses.',
-    '- **CPU per request.** Separate closed-loop runs over 32 keep-alive connections, each request answered at once (no backend): the server’s CPU time (`process.cpuUsage`) divided by the requests. Rejections only: doorman with `limit: 1, maxQueue: 0`, its permit held by a request that never ends; admissions only: a limit never reached. The same for the floor, for Express with no limiter and for express-queue. One more run each under V8’s sampling profiler says whose code spends the time. Last, doorman’s middleware alone, called on stand-in request and response objects (no HTTP), shows what doorman itself spends on a rejection and on an admission.',
-    '',
-    'How to read it. A backend at exactly its capacity (1x) has no slack: with no limiter, any moment of excess lengthens every call, which lowers throughput, which adds to the excess, so the unlimited server collapses even at 1x and never recovers while the load lasts. A limit of 10 holds the backend at its best rate whatever arrives; the queue (50) absorbs bursts, and what does not fit is turned away. FIFO serves waiters in order, so at 2x and 5x an admitted request waits about 50 / 500 s = 100 ms; LIFO serves the newest first, so most admitted requests wait little and the oldest waiters time out after 500 ms (queue timeouts, by design). The unlimited server’s clients sit on slow responses, and a connection waiting for one sends nothing else, so that server receives far less than is offered (the sent/s column): this spares it, it does not flatter the limiters.',
-    '',
-  ].join('\n');
 }

@@ -3,23 +3,40 @@
 //
 //   node server.mjs <variant> [--no-instrument]
 //
-// Overload variants: none | express-queue | doorman | doorman-lifo | floor.
-// The handler of every variant but `floor` calls a simulated backend that
+// Overload variants (Express 5 unless said):
+//   none            handler → backend
+//   express-queue   express-queue, activeLimit 10, queuedLimit 50
+//   doorman         doorman's Express middleware, limit 10, maxQueue 50, 500 ms
+//   doorman-lifo    the same, order 'lifo'
+//   guard           doorman's guard() in front of the Express app, same options
+//   floor           Express: a middleware that writes a 503 at once, no backend
+//   floor-node      node:http: a listener that writes the same 503 at once
+// The handler of every variant but the floors calls a simulated backend that
 // thrashes past 10 concurrent calls, as a saturated database does.
 //
-// CPU variants (no backend, the handler answers at once):
-//   cpu-admit       doorman with a limit never reached: every request admitted
-//   cpu-none        the same app with no limiter
-//   cpu-reject      doorman limit 1, maxQueue 0, the permit held by GET /hold:
-//                   every other request is rejected
-//   cpu-floor       a 503 written at once, no limiter
-//   cpu-eq-admit    express-queue with a limit never reached
-//   cpu-eq-reject   express-queue activeLimit 1, queuedLimit 0, held by GET /hold
+// CPU variants (no backend, the handler answers at once; "held" means the one
+// permit is taken by a GET /hold that never ends, so every other request is
+// rejected):
+//   cpu-none             Express, no limiter
+//   cpu-admit            Express + doorman middleware, a limit never reached
+//   cpu-reject           Express + doorman middleware, limit 1 held, maxQueue 0
+//   cpu-floor            Express: a middleware writes the 503 itself
+//   cpu-guard-admit      guard() in front of Express, a limit never reached
+//   cpu-guard-reject     guard() in front of Express, limit 1 held, maxQueue 0
+//   cpu-node-floor       node:http: writeHead + end of the same 503
+//   cpu-eq-admit         express-queue with a limit never reached
+//   cpu-eq-reject        express-queue activeLimit 1 held, queuedLimit 0
+//   cpu-fastify-none     Fastify 5, no limiter
+//   cpu-fastify-floor    Fastify: an onRequest hook replies the 503 itself
+//   cpu-fastify-admit    Fastify + doorman's onRequest hook, a limit never reached
+//   cpu-fastify-reject   Fastify + doorman's onRequest hook, limit 1 held, maxQueue 0
 //
 // It prints nothing; it sends { port } over IPC once listening, then answers
 // { id, cmd } messages: `reset` starts a measured window, `stats` reports it.
 // Stats bypass the limiter since they never travel over HTTP.
+import { EventEmitter } from 'node:events';
 import { createServer, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { byClass, summarize } from './stats.mjs';
@@ -50,20 +67,31 @@ function backend() {
 }
 
 // ---- the app
-const { default: express } = await import('express');
-const app = express();
-app.disable('x-powered-by');
-app.disable('etag');
-
 const held = [];
 let limiter;
-/** The same response doorman writes for a rejection, with no limiter behind it. */
+const BODY_503 = 'Service Unavailable\n';
+/** The same response doorman writes for a rejection, with no limiter behind it, as Express code writes it. */
 function floor(_req, res) {
   res.statusCode = 503;
   res.setHeader('Retry-After', '1');
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
-  res.end('Service Unavailable\n');
+  res.end(BODY_503);
+}
+const HEAD_503 = [
+  'Retry-After',
+  '1',
+  'Content-Type',
+  'text/plain; charset=utf-8',
+  'Content-Length',
+  String(BODY_503.length),
+  'Cache-Control',
+  'no-store',
+];
+/** The same 503 the cheapest way node:http has: one `writeHead`, one `end`. */
+function nodeFloor(_req, res) {
+  res.writeHead(503, HEAD_503);
+  res.end(BODY_503);
 }
 async function withBackend(_req, res) {
   await backend();
@@ -76,65 +104,166 @@ function hold(_req, res) {
   held.push(res);
 }
 
-async function doorman(options) {
-  // The runner hands over a copy of the built package; alone, the workspace's.
-  const from = process.env.DOORMAN_EXPRESS;
-  const { concurrencyLimit } = await import(
-    from === undefined ? '@doorman/express' : pathToFileURL(from).href
+// doorman's packages: the runner's copy of the build (DOORMAN_PACKAGES), or
+// alone, the workspace's.
+function doormanPackage(name) {
+  const from = process.env.DOORMAN_PACKAGES;
+  return import(
+    from === undefined
+      ? `@doorman/${name}`
+      : pathToFileURL(join(from, 'node_modules', '@doorman', name, 'dist', 'esm', 'index.js')).href
   );
+}
+async function doorman(options) {
+  const { concurrencyLimit } = await doormanPackage('express');
   const middleware = concurrencyLimit({ name: 'overload', ...options });
   limiter = middleware.limiter;
   return middleware;
+}
+async function doormanGuard(options, listener) {
+  const { guard } = await doormanPackage('http');
+  const guarded = guard({ name: 'overload', ...options }, listener);
+  limiter = guarded.limiter;
+  return guarded;
 }
 async function expressQueue(options) {
   const { default: queue } = await import('express-queue');
   return queue(options);
 }
-
-switch (variant) {
-  case 'none':
-    app.get('/', withBackend);
-    break;
-  case 'express-queue':
-    app.use(await expressQueue({ activeLimit: 10, queuedLimit: 50 }));
-    app.get('/', withBackend);
-    break;
-  case 'doorman':
-    app.use(await doorman({ limit: 10, maxQueue: 50, queueTimeoutMs: 500 }));
-    app.get('/', withBackend);
-    break;
-  case 'doorman-lifo':
-    app.use(await doorman({ limit: 10, maxQueue: 50, queueTimeoutMs: 500, order: 'lifo' }));
-    app.get('/', withBackend);
-    break;
-  case 'floor':
-  case 'cpu-floor':
-    app.use(floor);
-    break;
-  case 'cpu-none':
-    app.get('/', atOnce);
-    break;
-  case 'cpu-admit':
-    app.use(await doorman({ limit: 100_000, maxQueue: 0 }));
-    app.get('/', atOnce);
-    break;
-  case 'cpu-reject':
-    app.use(await doorman({ limit: 1, maxQueue: 0 }));
-    app.get('/hold', hold);
-    app.get('/', atOnce);
-    break;
-  case 'cpu-eq-admit':
-    app.use(await expressQueue({ activeLimit: 100_000, queuedLimit: -1 }));
-    app.get('/', atOnce);
-    break;
-  case 'cpu-eq-reject':
-    app.use(await expressQueue({ activeLimit: 1, queuedLimit: 0 }));
-    app.get('/hold', hold);
-    app.get('/', atOnce);
-    break;
-  default:
-    throw new Error(`unknown variant ${variant}`);
+async function expressApp(setup) {
+  const { default: express } = await import('express');
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  await setup(app);
+  return app;
 }
+/** A Fastify app's request listener, to be served by this file's own server like the others. */
+async function fastifyApp(setup) {
+  const { default: Fastify } = await import('fastify');
+  let handler;
+  const app = Fastify({
+    logger: false,
+    serverFactory(h) {
+      handler = h;
+      return new EventEmitter(); // never listens: the server below calls the handler
+    },
+  });
+  await setup(app);
+  await app.ready();
+  return handler;
+}
+async function fastifyLimit(options) {
+  const { concurrencyLimit } = await doormanPackage('fastify');
+  const hook = concurrencyLimit({ name: 'overload', ...options });
+  limiter = hook.limiter;
+  return hook;
+}
+
+/** The request listener of each variant. */
+const variants = {
+  none: () => expressApp((app) => app.get('/', withBackend)),
+  'express-queue': () =>
+    expressApp(async (app) => {
+      app.use(await expressQueue({ activeLimit: 10, queuedLimit: 50 }));
+      app.get('/', withBackend);
+    }),
+  doorman: () =>
+    expressApp(async (app) => {
+      app.use(await doorman({ limit: 10, maxQueue: 50, queueTimeoutMs: 500 }));
+      app.get('/', withBackend);
+    }),
+  'doorman-lifo': () =>
+    expressApp(async (app) => {
+      app.use(await doorman({ limit: 10, maxQueue: 50, queueTimeoutMs: 500, order: 'lifo' }));
+      app.get('/', withBackend);
+    }),
+  guard: async () =>
+    doormanGuard(
+      { limit: 10, maxQueue: 50, queueTimeoutMs: 500 },
+      await expressApp((app) => app.get('/', withBackend)),
+    ),
+  floor: () => expressApp((app) => app.use(floor)),
+  'floor-node': () => nodeFloor,
+  'cpu-floor': () => expressApp((app) => app.use(floor)),
+  'cpu-node-floor': () => nodeFloor,
+  'cpu-none': () => expressApp((app) => app.get('/', atOnce)),
+  'cpu-admit': () =>
+    expressApp(async (app) => {
+      app.use(await doorman({ limit: 100_000, maxQueue: 0 }));
+      app.get('/', atOnce);
+    }),
+  'cpu-reject': () =>
+    expressApp(async (app) => {
+      app.use(await doorman({ limit: 1, maxQueue: 0 }));
+      app.get('/hold', hold);
+      app.get('/', atOnce);
+    }),
+  'cpu-guard-admit': async () =>
+    doormanGuard({ limit: 100_000, maxQueue: 0 }, await expressApp((app) => app.get('/', atOnce))),
+  'cpu-guard-reject': async () =>
+    doormanGuard(
+      { limit: 1, maxQueue: 0 },
+      await expressApp((app) => {
+        app.get('/hold', hold);
+        app.get('/', atOnce);
+      }),
+    ),
+  'cpu-eq-admit': () =>
+    expressApp(async (app) => {
+      app.use(await expressQueue({ activeLimit: 100_000, queuedLimit: -1 }));
+      app.get('/', atOnce);
+    }),
+  'cpu-eq-reject': () =>
+    expressApp(async (app) => {
+      app.use(await expressQueue({ activeLimit: 1, queuedLimit: 0 }));
+      app.get('/hold', hold);
+      app.get('/', atOnce);
+    }),
+  'cpu-fastify-none': () =>
+    fastifyApp((app) => {
+      app.get('/', (_request, reply) => {
+        reply.send('ok\n');
+      });
+    }),
+  'cpu-fastify-floor': () =>
+    fastifyApp((app) => {
+      // Replying from a hook ends the request there: `done` is not called.
+      app.addHook('onRequest', (_request, reply) => {
+        reply
+          .code(503)
+          .headers({
+            'Retry-After': '1',
+            'Content-Type': 'text/plain; charset=utf-8',
+            'Cache-Control': 'no-store',
+          })
+          .send(BODY_503);
+      });
+      app.get('/', (_request, reply) => {
+        reply.send('ok\n');
+      });
+    }),
+  'cpu-fastify-admit': () =>
+    fastifyApp(async (app) => {
+      app.addHook('onRequest', await fastifyLimit({ limit: 100_000, maxQueue: 0 }));
+      app.get('/', (_request, reply) => {
+        reply.send('ok\n');
+      });
+    }),
+  'cpu-fastify-reject': () =>
+    fastifyApp(async (app) => {
+      app.addHook('onRequest', await fastifyLimit({ limit: 1, maxQueue: 0 }));
+      app.get('/hold', (_request, reply) => {
+        held.push(reply.raw);
+        reply.hijack();
+      });
+      app.get('/', (_request, reply) => {
+        reply.send('ok\n');
+      });
+    }),
+};
+if (!Object.hasOwn(variants, variant)) throw new Error(`unknown variant ${variant}`);
+const app = await variants[variant]();
 
 // ---- what the server measures about itself, per window
 let arrivals = 0;
@@ -180,15 +309,32 @@ function onFinish() {
 
 if (instrument) {
   // Tag each 503 with the reason its body names (doorman writes
-  // "Service Unavailable (QUEUE_FULL)"; express-queue and the floor name
+  // "Service Unavailable (QUEUE_FULL)"; express-queue and the floors name
   // none: they only ever shed at once), in a header the load generator
-  // reads, so both sides can tell a shed request from a queue timeout.
-  const end = ServerResponse.prototype.end;
+  // reads, so both sides can tell a shed request from a queue timeout. A 503
+  // written with `writeHead` has its head held back until `end` brings the
+  // body, so the tag can still go in.
+  const { writeHead, end } = ServerResponse.prototype;
+  ServerResponse.prototype.writeHead = function writeHead503(status, reason, headers) {
+    // Not when `end` writes the head itself (its implicit `writeHead`): the tag is in by then.
+    if (status === 503 && this.rejectReason === undefined && this.heldHead === undefined) {
+      this.statusCode = 503;
+      this.heldHead = [status, reason, headers];
+      return this;
+    }
+    return writeHead.call(this, status, reason, headers);
+  };
   ServerResponse.prototype.end = function end503(chunk, encoding, callback) {
     if (this.statusCode === 503 && this.rejectReason === undefined) {
-      const named = typeof chunk === 'string' ? /\(([A-Z_]+)\)/.exec(chunk) : null;
+      const body = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? String(chunk) : '';
+      const named = /\(([A-Z_]+)\)/.exec(body);
       this.rejectReason = named === null ? 'AT_ONCE' : named[1];
       if (!this.headersSent) this.setHeader('x-bench-reject', this.rejectReason);
+    }
+    if (this.heldHead !== undefined) {
+      const [status, reason, headers] = this.heldHead;
+      this.heldHead = undefined;
+      writeHead.call(this, status, reason, headers);
     }
     return end.call(this, chunk, encoding, callback);
   };
@@ -301,7 +447,7 @@ function ownerOf({ url, functionName }) {
   if (functionName === '(garbage collector)') return 'gc';
   if (/[\\/]packages[\\/](semaphore|express)[\\/]|@doorman/.test(url)) return 'doorman';
   if (/express-queue|mini-queue|express-end/.test(url)) return 'express-queue';
-  if (url.includes('node_modules')) return 'express';
+  if (url.includes('node_modules')) return 'framework'; // Express or Fastify and their dependencies
   if (url.endsWith('server.mjs') || url.endsWith('stats.mjs')) return 'bench';
   return 'node'; // Node's own JavaScript (node:...), native code, V8
 }
