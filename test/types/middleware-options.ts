@@ -5,7 +5,7 @@ import { concurrencyLimit as expressLimit } from '@doorman/express';
 import { concurrencyLimit as fastifyLimit } from '@doorman/fastify';
 import { guard } from '@doorman/http';
 import { concurrencyLimit as koaLimit } from '@doorman/koa';
-import { type KeyedSemaphore, Semaphore } from '@doorman/semaphore';
+import { KeyedSemaphore, Semaphore } from '@doorman/semaphore';
 
 const shared = new Semaphore({ limit: 4, name: 'db' });
 const listener = () => {};
@@ -56,8 +56,15 @@ export async function fastifyOptions(): Promise<void> {
   fastifyLimit({});
   // @ts-expect-error both `limit` and `limiter`
   fastifyLimit({ limit: 2, limiter: shared });
-  // @ts-expect-error `key` configures a semaphore the hook would build
-  fastifyLimit({ limiter: shared, key: () => 'k' });
+  // @ts-expect-error `order` configures a semaphore the hook would build
+  fastifyLimit({ limiter: shared, order: 'lifo' });
+  // A keyed limiter shared by several middlewares goes with `key`.
+  const tenants = new KeyedSemaphore({ limit: 2, totalLimit: 8 });
+  const sharedKeys: KeyedSemaphore = fastifyLimit({
+    limiter: tenants,
+    key: (req) => req.ip,
+  }).limiter;
+  await sharedKeys.close();
   await fastifyLimit({ limit: 2 }).limiter.idle();
   const semaphore: Semaphore = fastifyLimit({ limiter: shared, queueTimeoutMs: 100 }).limiter;
   await semaphore.close();

@@ -76,10 +76,10 @@ export function concurrencyLimit(
 ): ConcurrencyLimitMiddleware<Semaphore>;
 export function concurrencyLimit(
   options: ConcurrencyLimitOptions,
-): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
+): ConcurrencyLimitMiddleware<Limiter>;
 export function concurrencyLimit(
   options: ConcurrencyLimitOptions,
-): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore> {
+): ConcurrencyLimitMiddleware<Limiter> {
   const door = new Door<Request>(new Gate<Request>(options, ['onRejected']));
   const onRejected = check.optionalFunction<RejectedHandler>('onRejected', options.onRejected);
 
@@ -170,7 +170,7 @@ export function concurrencyLimit(
 
   Object.defineProperty(middleware, 'limiter', { value: door.gate.limiter, enumerable: true });
   Object.defineProperty(middleware, 'wrap', { value: wrap, enumerable: true });
-  return middleware as unknown as ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
+  return middleware as unknown as ConcurrencyLimitMiddleware<Limiter>;
 }
 
 /** Runs a wrapped handler whose hold counts it as running; settles the hold when it is done. */

@@ -74,12 +74,8 @@ export function concurrencyLimit(
 export function concurrencyLimit(
   options: LimitOptions<FastifyRequest> & RejectionOption,
 ): ConcurrencyLimitHook<Semaphore>;
-export function concurrencyLimit(
-  options: ConcurrencyLimitOptions,
-): ConcurrencyLimitHook<Limiter | KeyedSemaphore>;
-export function concurrencyLimit(
-  options: ConcurrencyLimitOptions,
-): ConcurrencyLimitHook<Limiter | KeyedSemaphore> {
+export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitHook<Limiter>;
+export function concurrencyLimit(options: ConcurrencyLimitOptions): ConcurrencyLimitHook<Limiter> {
   const door = new Door<FastifyRequest>(new Gate<FastifyRequest>(options, ['onRejected']));
   const onRejected = check.optionalFunction<RejectedHandler>('onRejected', options.onRejected);
   const refusal = new Refusal(door);
@@ -153,5 +149,5 @@ export function concurrencyLimit(
   const wrap = wrapper(door, reject, refuseLineFull);
   Object.defineProperty(hook, 'limiter', { value: door.gate.limiter, enumerable: true });
   Object.defineProperty(hook, 'wrap', { value: wrap, enumerable: true });
-  return hook as unknown as ConcurrencyLimitHook<Limiter | KeyedSemaphore>;
+  return hook as unknown as ConcurrencyLimitHook<Limiter>;
 }

@@ -28,7 +28,7 @@ const gateKeys: ReadonlySet<string> = new Set([
   'name',
 ]);
 /** Options that configure a semaphore the middleware builds, so they cannot go with `limiter`. */
-const builtOnly = ['order', 'name', 'key', 'totalLimit'] as const;
+const builtOnly = ['order', 'name', 'totalLimit'] as const;
 /** The longest `Retry-After` written: 2^31 - 1 seconds, as caches take delta-seconds. */
 const maxRetryAfter = 2_147_483_647;
 
@@ -39,7 +39,7 @@ const maxRetryAfter = 2_147_483_647;
  */
 export class Gate<Req> {
   /** What the middleware carries as `.limiter`: metrics read it. */
-  readonly limiter: Limiter | KeyedSemaphore;
+  readonly limiter: Limiter;
   readonly statusCode: number;
   /** `maxQueue` as given or defaulted. */
   readonly maxQueue: number;
@@ -97,9 +97,23 @@ export class Gate<Req> {
           );
         }
       }
-      this.single = checkLimiter(o['limiter']);
-      this.limiter = this.single;
+      const limiter = checkLimiter(o['limiter']);
+      this.limiter = limiter;
       this.timeoutMs = queueTimeoutMs;
+      // A keyed limiter (a KeyedSemaphore shared by several middlewares) is
+      // recognised by its shape, not its class, and needs `key`, as `key` needs it.
+      const keyed = typeof (limiter as Partial<KeyedSemaphore>).activeKeys === 'number';
+      if (keyed !== (this.keyFn !== undefined)) {
+        throw new TypeError(
+          keyed
+            ? `Expected \`key\` next to a keyed \`limiter\` (${check.show(limiter.name)}): it takes a key per request`
+            : `Option \`key\` (given ${check.show(o['key'])}) needs a keyed \`limiter\` (a KeyedSemaphore), or \`limit\` instead of \`limiter\``,
+        );
+      }
+      if (keyed) {
+        this.lineBound = Number.POSITIVE_INFINITY;
+        this.keyed = limiter as KeyedSemaphore;
+      } else this.single = limiter;
     } else {
       const semaphoreOptions = {
         limit: o['limit'] as number,
@@ -300,11 +314,6 @@ function checkLimiter(value: unknown): Limiter {
   ) {
     throw new TypeError(
       `Expected \`limiter\` to be a Limiter (an object with \`acquire\`, \`name\`, \`limit\`, \`inUse\` and \`waiting\`), got ${check.show(value)}`,
-    );
-  }
-  if (value instanceof KeyedSemaphore) {
-    throw new TypeError(
-      `Expected \`limiter\` to be a Limiter, got a KeyedSemaphore ${check.show(limiter.name)}: pass \`limit\` with \`key\` instead`,
     );
   }
   return limiter;

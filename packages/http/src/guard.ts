@@ -47,14 +47,8 @@ export function guard(
   options: LimitOptions<IncomingMessage> & RejectionOption,
   listener: Listener,
 ): GuardListener<Semaphore>;
-export function guard(
-  options: GuardOptions,
-  listener: Listener,
-): GuardListener<Limiter | KeyedSemaphore>;
-export function guard(
-  options: GuardOptions,
-  listener: Listener,
-): GuardListener<Limiter | KeyedSemaphore> {
+export function guard(options: GuardOptions, listener: Listener): GuardListener<Limiter>;
+export function guard(options: GuardOptions, listener: Listener): GuardListener<Limiter> {
   const door = new Door<IncomingMessage>(new Gate<IncomingMessage>(options, ['onRejected']));
   if (typeof listener !== 'function') {
     throw new TypeError(`Expected \`listener\` to be a function, got ${check.show(listener)}`);
@@ -119,5 +113,5 @@ export function guard(
     );
   };
   Object.defineProperty(guarded, 'limiter', { value: door.gate.limiter, enumerable: true });
-  return guarded as GuardListener<Limiter | KeyedSemaphore>;
+  return guarded as GuardListener<Limiter>;
 }

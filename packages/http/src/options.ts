@@ -55,7 +55,8 @@ export interface LimiterOptions<Req, L extends Limiter = Limiter> extends Common
   limit?: never;
   order?: never;
   name?: never;
-  key?: never;
+  /** With a keyed limiter (a `KeyedSemaphore` shared by several middlewares), and only then: the key of a request. */
+  key?: (req: Req) => string;
   totalLimit?: never;
 }
 

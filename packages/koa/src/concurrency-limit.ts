@@ -62,10 +62,10 @@ export function concurrencyLimit(
 ): ConcurrencyLimitMiddleware<Semaphore>;
 export function concurrencyLimit(
   options: ConcurrencyLimitOptions,
-): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
+): ConcurrencyLimitMiddleware<Limiter>;
 export function concurrencyLimit(
   options: ConcurrencyLimitOptions,
-): ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore> {
+): ConcurrencyLimitMiddleware<Limiter> {
   const door = new Door<Context>(new Gate<Context>(options, ['onRejected']));
   const onRejected = check.optionalFunction<RejectedHandler>('onRejected', options.onRejected);
 
@@ -109,7 +109,7 @@ export function concurrencyLimit(
   };
 
   Object.defineProperty(middleware, 'limiter', { value: door.gate.limiter, enumerable: true });
-  return middleware as ConcurrencyLimitMiddleware<Limiter | KeyedSemaphore>;
+  return middleware as ConcurrencyLimitMiddleware<Limiter>;
 }
 
 /**

@@ -65,6 +65,15 @@ describe('option validation at construction', () => {
     expect(build(options)).toThrow(message);
   });
 
+  it('takes `key` only with a keyed `limiter`, and a keyed `limiter` only with `key`', () => {
+    expect(build({ limiter: new Semaphore({ limit: 2 }), key: () => 'k' })).toThrow(
+      /`key`.*needs a keyed `limiter`/,
+    );
+    const tenants = new KeyedSemaphore({ limit: 2, totalLimit: 4 });
+    expect(build({ limiter: tenants })).toThrow(/`key` next to a keyed `limiter`/);
+    expect(concurrencyLimit({ limiter: tenants, key: (ctx) => ctx.ip }).limiter).toBe(tenants);
+  });
+
   it("takes `maxQueue` and `queueTimeoutMs` next to `limiter`: they bound this middleware's own line", () => {
     const limiter = new Semaphore({ limit: 2 });
     expect(build({ limiter, maxQueue: 3, queueTimeoutMs: 100 })).not.toThrow();
@@ -74,7 +83,6 @@ describe('option validation at construction', () => {
   it.each([
     ['order', 'lifo'],
     ['name', 'db'],
-    ['key', () => 'tenant'],
   ])(
     'refuses `%s` next to `limiter` (it configures a semaphore the middleware would build)',
     (name, value) => {
