@@ -1,8 +1,10 @@
 // The packaging test: what a user gets from the registry, not what the
 // workspace sees. Every publishable package under packages/ is built, packed
-// with `pnpm pack`, and installed from its tarball (with its peer
-// dependencies) into a throwaway consumer project outside the workspace. The
-// consumer then loads each package and each of its subpath exports
+// with `pnpm pack`, and installed from its tarball with npm, as a user would
+// (`npm install <tarballs> <peers>`: each peer by its bare name, so its newest
+// release, and no flag that loosens peer checks), into a throwaway consumer
+// project outside the workspace; `npm ls` must then be clean. The consumer
+// loads each package and each of its subpath exports
 //   - by `import` (an ES module consumer, "type": "module"),
 //   - by `require()` under `node --no-experimental-require-module` (true CommonJS),
 //   - from `tsc` with module/moduleResolution NodeNext, in a .mts and a .cts file,
