@@ -1,8 +1,10 @@
 // The packaging test: what a user gets from the registry, not what the
 // workspace sees. Every publishable package under packages/ is built, packed
-// with `pnpm pack`, and installed from its tarball (with its peer
-// dependencies) into a throwaway consumer project outside the workspace. The
-// consumer then loads each package and each of its subpath exports
+// with `pnpm pack`, and installed from its tarball with npm, as a user would
+// (`npm install <tarballs> <peers>`: each peer by its bare name, so its newest
+// release, and no flag that loosens peer checks), into a throwaway consumer
+// project outside the workspace; `npm ls` must then be clean. The consumer
+// loads each package and each of its subpath exports
 //   - by `import` (an ES module consumer, "type": "module"),
 //   - by `require()` under `node --no-experimental-require-module` (true CommonJS),
 //   - from `tsc` with module/moduleResolution NodeNext, in a .mts and a .cts file,
@@ -43,6 +45,9 @@ interface Manifest {
   engines?: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  license?: string;
+  keywords?: string[];
+  publishConfig?: { access?: string };
 }
 
 interface Pkg {
@@ -54,6 +59,11 @@ interface Pkg {
   packed: Manifest;
   files: string[];
 }
+
+/** Every library some package takes as a peer: a keyword naming one promises it works with it. */
+const peerLibraries = ['express', 'koa', 'fastify', 'ioredis', 'prom-client'];
+
+const major = (version: string) => Number(version.split('.')[0]);
 
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 
@@ -138,6 +148,9 @@ const node = (args: string[], cwd: string) => run(process.execPath, args, cwd);
 
 let work = '';
 let consumer = '';
+/** The peer dependencies (and their @types) installed by bare name. */
+let installedPeers: string[] = [];
+let installOutput: RunResult = { stdout: '', stderr: '' };
 
 describe('packed packages in a consumer project', () => {
   beforeAll(async () => {
@@ -169,40 +182,46 @@ describe('packed packages in a consumer project', () => {
       pkg.packed = JSON.parse(manifest.stdout) as Manifest;
     }
 
-    // What to install: the tarballs, every peer dependency, the @types package
-    // the workspace uses for a peer (so `tsc` sees the peer's types), and
-    // @types/node as any Node project has.
+    // What to install, as a user would: the tarballs, and every peer
+    // dependency by its bare name, so npm takes the newest release (its
+    // `latest`: express 5, koa 3, the newest ioredis and prom-client) and
+    // must find it inside our peer range. The @types package of a peer comes
+    // the same way (so `tsc` sees the peer's types), and @types/node at the
+    // workspace's range, as the oldest Node we support.
     const rootManifest = readJson<Manifest & { devDependencies: Record<string, string> }>(
       join(root, 'package.json'),
     );
-    const devRange = (name: string) => rootManifest.devDependencies[name];
-    const extra = new Map<string, string>();
+    const peers = new Set<string>();
     const ownNames = new Set(packages.map((pkg) => pkg.packed.name));
     for (const pkg of packages) {
-      for (const [name, range] of Object.entries(pkg.packed.peerDependencies ?? {})) {
-        if (ownNames.has(name) || extra.has(name)) continue;
-        extra.set(name, range);
+      for (const name of Object.keys(pkg.packed.peerDependencies ?? {})) {
+        if (ownNames.has(name)) continue;
+        peers.add(name);
+        if (name.startsWith('@types/')) continue;
         const typesName = `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`;
-        const typesRange = devRange(typesName);
-        if (typesRange !== undefined && !extra.has(typesName)) extra.set(typesName, typesRange);
+        if (rootManifest.devDependencies[typesName] !== undefined) peers.add(typesName);
       }
     }
-    extra.set('@types/node', devRange('@types/node') ?? '^20');
+    peers.delete('@types/node');
+    installedPeers = [...peers].sort();
 
     writeFileSync(
       join(consumer, 'package.json'),
       `${JSON.stringify({ name: 'doorman-consumer', version: '0.0.0', private: true, type: 'module' }, null, 2)}\n`,
     );
-    await run(
+    // No flags that loosen peer checks (--legacy-peer-deps, --force).
+    // npm settles a peer conflict it can by taking an older peer and only
+    // warning ("ERESOLVE overriding peer dependency"): a warning here fails too.
+    installOutput = await run(
       'npm',
       [
         'install',
         '--no-audit',
         '--no-fund',
         '--prefer-offline',
-        '--loglevel=error',
         ...packages.map((pkg) => pkg.tarball),
-        ...[...extra].map(([name, range]) => `${name}@${range}`),
+        ...installedPeers,
+        `@types/node@${rootManifest.devDependencies['@types/node'] ?? '^20'}`,
       ],
       consumer,
     );
@@ -307,8 +326,32 @@ describe('packed packages in a consumer project', () => {
 
   for (const pkg of packages) {
     describe(pkg.manifest.name, () => {
-      it('ships its README', () => {
+      it('ships its README, CHANGELOG and the LICENSE', async () => {
         expect(pkg.files, `packages/${pkg.dir}/README.md is packed`).toContain('README.md');
+        expect(pkg.files, `packages/${pkg.dir}/CHANGELOG.md is packed`).toContain('CHANGELOG.md');
+        expect(pkg.files, `packages/${pkg.dir}/LICENSE is packed`).toContain('LICENSE');
+        const license = await run('tar', ['-xzOf', pkg.tarball, 'package/LICENSE'], work);
+        expect(license.stdout).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+        expect(pkg.packed.license).toBe('MIT');
+        const changelog = await run('tar', ['-xzOf', pkg.tarball, 'package/CHANGELOG.md'], work);
+        expect(changelog.stdout.startsWith(`# ${pkg.manifest.name}\n`)).toBe(true);
+      });
+
+      it('is published with public access, and its keywords name its peers and no others', () => {
+        // A scoped package is private on the registry unless told otherwise.
+        if (pkg.manifest.name.startsWith('@')) {
+          expect(pkg.manifest.publishConfig?.access).toBe('public');
+        }
+        const keywords = pkg.packed.keywords ?? [];
+        const peers = Object.keys(pkg.packed.peerDependencies ?? {}).filter(
+          (name) => !name.startsWith('@types/'),
+        );
+        for (const peer of peers) expect(keywords, `a keyword for ${peer}`).toContain(peer);
+        for (const library of peerLibraries) {
+          if (!peers.includes(library)) {
+            expect(keywords, `${library} is not a peer`).not.toContain(library);
+          }
+        }
       });
 
       it('packs every file its package.json points at, and nothing of the workspace', () => {
@@ -343,6 +386,24 @@ describe('packed packages in a consumer project', () => {
       });
     });
   }
+
+  it('installs with npm and the newest majors of its peers: `npm ls` is clean, and so is the next install', async () => {
+    const problems = /ERESOLVE|invalid|missing|UNMET|extraneous|ELSPROBLEMS/i;
+    expect(`${installOutput.stdout}${installOutput.stderr}`).not.toMatch(problems);
+    const ls = await run('npm', ['ls', '--all'], consumer);
+    expect(`${ls.stdout}${ls.stderr}`).not.toMatch(problems);
+    for (const peer of installedPeers) {
+      const { version } = readJson<Manifest>(join(consumer, 'node_modules', peer, 'package.json'));
+      const latest = (await run('npm', ['view', `${peer}@latest`, 'version'], consumer)).stdout;
+      expect(major(version), `${peer}@${version} installed, ${latest.trim()} is the newest`).toBe(
+        major(latest.trim()),
+      );
+    }
+    // The install after this one, where a peer outside a range fails (ERESOLVE).
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], consumer);
+    const again = await run('npm', ['ls', '--all'], consumer);
+    expect(`${again.stdout}${again.stderr}`).not.toMatch(problems);
+  }, 120_000);
 
   it('loads every export by import() and by require() (no require(esm)), with the same names', async () => {
     const esm = JSON.parse((await node(['load-all.mjs'], consumer)).stdout) as Record<

@@ -1,6 +1,6 @@
 import { type LimiterStats, rejectionReasons } from '@doorman/semaphore';
 import { check } from '@doorman/semaphore/internal';
-import { register as defaultRegistry, type Registry, type RegistryContentType } from 'prom-client';
+import { register as defaultRegistry, type Registry } from 'prom-client';
 import {
   createSet,
   dropUnwantedFamilies,
@@ -21,8 +21,13 @@ export { rejectionReasons };
 export type MetricsSource = LimiterStats | { readonly limiter: LimiterStats };
 
 export interface RegisterMetricsOptions {
-  /** Where the metrics go. Default: prom-client's default `register`. */
-  registry?: Registry<RegistryContentType>;
+  /**
+   * Where the metrics go: any prom-client `Registry` (Prometheus text or
+   * OpenMetrics, an `AggregatorRegistry`). Default: prom-client's `register`.
+   * Typed by the methods used, which prom-client 14 and 15 share (15's
+   * `Registry<ContentType>` generic does not exist in 14).
+   */
+  registry?: Pick<Registry, 'registerMetric' | 'getSingleMetric' | 'removeSingleMetric'>;
   /** Put before every metric name. Default `'doorman_'`. */
   prefix?: string;
   /** Static labels added to every series of these limiters, e.g. `{ service: 'api' }`. */

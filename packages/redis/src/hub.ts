@@ -130,7 +130,9 @@ export class Hub {
 
   private ensureSubscriber(): RedisClient {
     if (this.subscriber !== undefined) return this.subscriber;
-    const subscriber = this.client.duplicate() as RedisClient;
+    // Called through one signature: ioredis 6 makes `duplicate` generic on
+    // Redis and Cluster alike, and TypeScript cannot call their union.
+    const subscriber = (this.client as { duplicate(): RedisClient }).duplicate();
     subscriber.on('error', () => {
       // Reconnects are ioredis's job; failures reach callers through the main client.
     });

@@ -10,7 +10,13 @@ import { promisify } from 'node:util';
 import { RedisSemaphore } from '@doorman/redis';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connect, freePort, type RedisServer, redisKeys, startRedisServer } from './helpers.js';
+import {
+  connect,
+  freeClusterPort,
+  type RedisServer,
+  redisKeys,
+  startRedisServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 let dir: string;
@@ -21,19 +27,28 @@ let b: Cluster;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'doorman-cluster-'));
-  ports = [await freePort(), await freePort(), await freePort()];
-  servers = await Promise.all(
-    ports.map((port) =>
-      startRedisServer(port, [
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--dir',
-        dir,
-      ]),
-    ),
-  );
+  // A port found free can be taken before redis-server binds it (or its bus
+  // port): then start the three nodes again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
+    const started = await Promise.allSettled(
+      ports.map((port) =>
+        startRedisServer(port, [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--dir',
+          dir,
+        ]),
+      ),
+    );
+    servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed === undefined) break;
+    await Promise.all(servers.map((s) => s.stop()));
+    if (attempt === 3) throw failed.reason;
+  }
   await run('redis-cli', [
     '--cluster',
     'create',

@@ -48,7 +48,7 @@ describe('a holder that crashes', () => {
       Array.from({ length: LIMIT }, () => survivor.acquire({ timeoutMs: LEASE_MS + 1000 })),
     );
     expect(survivor.inUse).toBe(LIMIT);
-    const holders = await redis.zrange(keys.leases, 0, -1);
+    const holders = await redis.zrange(keys.leases, 0, '-1');
     expect(holders.sort()).toEqual(permits.map((p) => p.id).sort());
     for (const p of permits) p.release();
     await survivor.idle();

@@ -63,7 +63,7 @@ describe('healing after the loss of one key', () => {
         const length = waiting.length;
         await vi.waitFor(async () => expect(await admin.zcard(keys.queue)).toBe(length));
       }
-      const line = await admin.zrange(keys.queue, 0, -1);
+      const line = await admin.zrange(keys.queue, 0, '-1');
 
       await admin.del(keys[lost]);
 
@@ -78,7 +78,7 @@ describe('healing after the loss of one key', () => {
           // A newcomer still queues behind everyone already in line.
           waiting.push(admitted(b.acquire({ timeoutMs: 10_000 })));
           await vi.waitFor(async () => expect(await admin.zcard(keys.queue)).toBe(4));
-          const now = await admin.zrange(keys.queue, 0, -1);
+          const now = await admin.zrange(keys.queue, 0, '-1');
           expect(now.slice(0, 3)).toEqual(line);
         }
         if (lost === 'used') {

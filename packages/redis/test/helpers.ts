@@ -45,6 +45,32 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** True if `port` can be listened on now. */
+async function isFree(port: number): Promise<boolean> {
+  const server = createServer();
+  try {
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    server.close();
+    await once(server, 'close');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A free port for a Redis Cluster node whose cluster bus port (the port +
+ * 10000, which Redis also binds) is free too: two suites starting clusters
+ * at once (the Redis suite runs once per ioredis major) must not collide.
+ */
+export async function freeClusterPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10_000 < 65_536 && (await isFree(port + 10_000))) return port;
+  }
+}
+
 export interface RedisServer {
   readonly port: number;
   readonly url: string;

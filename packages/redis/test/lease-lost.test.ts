@@ -95,7 +95,7 @@ describe('lost leases', () => {
     await redis.zadd(keys.leases, 1, old.id);
     const heldByNext = await waiting;
     expect(heldByNext.id).not.toBe(old.id);
-    expect(await redis.zrange(keys.leases, 0, -1)).toEqual([heldByNext.id]);
+    expect(await redis.zrange(keys.leases, 0, '-1')).toEqual([heldByNext.id]);
     // The stalled process learns it at its next renewal.
     await vi.waitFor(() => expect(lost).toEqual([old]));
     old.release();

@@ -106,9 +106,9 @@ describe('state in Redis', () => {
     expect(a.id).toMatch(/^[0-9a-f]{12}:2:[0-9a-z]+$/);
     const waiter = s.acquire({ weight: 2 });
     await vi.waitFor(async () => expect(await redis.zcard(keys.queue)).toBe(1));
-    const [queued] = await redis.zrange(keys.queue, 0, -1);
+    const [queued] = await redis.zrange(keys.queue, 0, '-1');
     // Holders and waiters both have a lease (a waiter's under '?' and its id); the waiter is also in the line.
-    expect((await redis.zrange(keys.leases, 0, -1)).sort()).toEqual([a.id, `?${queued}`].sort());
+    expect((await redis.zrange(keys.leases, 0, '-1')).sort()).toEqual([a.id, `?${queued}`].sort());
     expect(await redis.get(keys.used)).toBe('2');
     expect(await redis.get(keys.seq)).toBe('1');
     // Leases are on the Redis server's clock.
@@ -164,7 +164,7 @@ describe('state in Redis', () => {
     await redis.multi().zadd(keys.leases, far, 'elsewhere:1:1').set(keys.used, '1').exec();
     const waiting = s.acquire();
     await vi.waitFor(async () => expect(await redis.zcard(keys.queue)).toBe(1));
-    const [id] = await redis.zrange(keys.queue, 0, 0);
+    const [id] = await redis.zrange(keys.queue, 0, '0');
     // Grant it behind the library's back, without the PUBLISH: as if the message was lost.
     await redis
       .multi()
