@@ -1,9 +1,10 @@
 /**
  * The behaviour every doorman limiter promises, as one suite parameterised by
- * a factory: `limiterContract('Semaphore', …)` and
- * `limiterContract('RedisSemaphore', …)` run the same tests. Only what both
- * promise is here: limit, FIFO hand-off, weights without overtaking,
+ * a factory: `Semaphore`, `AdaptiveSemaphore` and `RedisSemaphore` run the
+ * same tests (test/limiter-contract.test.ts). Only what all of them promise is
+ * here: limit, FIFO hand-off, weights without overtaking,
  * maxQueue, timeouts and aborts that leave the line, idempotent release,
+ * `run`, `await using`,
  * counters, the wait hook, close, and the live numbers returning to 0.
  *
  * A limiter may be asynchronous (a Redis round trip between `acquire` and its
@@ -13,6 +14,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  type AcquireOptions,
   isDoormanError,
   type Limiter,
   type LimiterCounters,
@@ -21,9 +23,11 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 /** What the contract needs beyond `Limiter`: both implementations have it. */
-export interface ContractLimiter extends Limiter {
+export interface ContractLimiter extends Limiter, AsyncDisposable {
+  readonly isClosed: boolean;
   close(reason?: unknown): Promise<void>;
   idle(): Promise<void>;
+  run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T>;
 }
 
 export interface ContractOptions {
@@ -341,6 +345,71 @@ export function limiterContract(label: string, factory: LimiterFactory): void {
       (await second.promise).release();
       expect(limiter.counters.acquired).toBe(3);
       expect(limiter.counters.released).toBe(3);
+    });
+
+    it('run holds a permit while fn works, and gives back what fn returned', async () => {
+      const limiter = make({ limit: 1 });
+      let finish: (value: string) => void = () => {};
+      const result = limiter.run(
+        () =>
+          new Promise<string>((resolve) => {
+            finish = resolve;
+          }),
+      );
+      await vi.waitFor(() => expect(limiter.inUse).toBe(1));
+      const next = track(limiter.acquire());
+      await factory.settle();
+      expect(next.state).toBe('pending');
+      finish('sung');
+      expect(await result).toBe('sung');
+      (await next.promise).release();
+      expect(limiter.counters.released).toBe(2);
+    });
+
+    it('run releases when fn throws or rejects, and rejects with its error', async () => {
+      const limiter = make({ limit: 1 });
+      const thrown = new Error('thrown');
+      const rejected = new Error('rejected');
+      await expect(
+        limiter.run(() => {
+          throw thrown;
+        }),
+      ).rejects.toBe(thrown);
+      await expect(limiter.run(() => Promise.reject(rejected))).rejects.toBe(rejected);
+      expect(limiter.inUse).toBe(0);
+      expect(limiter.counters).toMatchObject({ acquired: 2, released: 2 });
+    });
+
+    it('run refuses a non-function with a TypeError and takes nothing', async () => {
+      const limiter = make({ limit: 1 });
+      await expect(limiter.run('sing' as never)).rejects.toThrow(
+        /Expected `fn` to be a function, got `'sing'` \(string\)/,
+      );
+      expect(limiter.counters.acquired).toBe(0);
+    });
+
+    it('run passes its options to acquire: a full line refuses it without calling fn', async () => {
+      const limiter = make({ limit: 1, maxQueue: 0 });
+      const held = await limiter.acquire();
+      let called = false;
+      const error = await limiter
+        .run(() => {
+          called = true;
+        })
+        .catch((e: unknown) => e);
+      expectCode(error, 'QUEUE_FULL');
+      expect(called).toBe(false);
+      held.release();
+    });
+
+    it('closes at the end of an `await using` block', async () => {
+      let closed: ContractLimiter | undefined;
+      {
+        await using limiter = make({ limit: 1 });
+        closed = limiter;
+        (await limiter.acquire()).release();
+      }
+      expect(closed.isClosed).toBe(true);
     });
 
     it('releases at the end of a `using` block', async () => {

@@ -8,7 +8,7 @@ import {
   Semaphore,
   type WaitListener,
 } from '@doorman/semaphore';
-import { check } from '@doorman/semaphore/internal';
+import { check, runWithPermit } from '@doorman/semaphore/internal';
 import { AdaptivePermit, type SampleSink } from './adaptive-permit.js';
 import { aimd } from './aimd.js';
 import type { LimitAlgorithm, LimitController } from './algorithm.js';
@@ -61,15 +61,17 @@ const now = () => performance.now();
  * it wraps; a lower limit takes nothing back from holders, it only admits
  * nobody until enough have left.
  */
-export class AdaptiveSemaphore implements Limiter, SampleSink, AsyncDisposable {
+export class AdaptiveSemaphore implements Limiter, AsyncDisposable {
   readonly name: string;
   readonly minLimit: number;
   readonly maxLimit: number;
   /** The name of the algorithm at work. */
   readonly algorithm: string;
-  private readonly semaphore: Semaphore;
-  private readonly controller: LimitController;
-  private warned = false;
+  readonly #semaphore: Semaphore;
+  readonly #controller: LimitController;
+  #warned = false;
+  // Where this limiter's permits report their samples: not part of its API.
+  readonly #sink: SampleSink = { record: (permit, outcome) => this.#record(permit, outcome) };
 
   constructor(options?: AdaptiveSemaphoreOptions) {
     const o = check.plainObject('options', options ?? {});
@@ -86,7 +88,7 @@ export class AdaptiveSemaphore implements Limiter, SampleSink, AsyncDisposable {
         : integerWithin('initialLimit', o['initialLimit'], this.minLimit, this.maxLimit);
     const algorithm = toAlgorithm(o['algorithm']);
     this.algorithm = algorithm.name;
-    this.semaphore = new Semaphore({
+    this.#semaphore = new Semaphore({
       limit: initialLimit,
       ...(o['maxQueue'] === undefined ? {} : { maxQueue: o['maxQueue'] as number }),
       ...(o['queueTimeoutMs'] === undefined
@@ -95,54 +97,54 @@ export class AdaptiveSemaphore implements Limiter, SampleSink, AsyncDisposable {
       ...(o['order'] === undefined ? {} : { order: o['order'] as QueueOrder }),
       name: o['name'] === undefined ? 'adaptive' : (o['name'] as string),
     });
-    this.name = this.semaphore.name;
-    this.controller = algorithm.create(
+    this.name = this.#semaphore.name;
+    this.#controller = algorithm.create(
       Object.freeze({ initialLimit, minLimit: this.minLimit, maxLimit: this.maxLimit }),
     );
-    if (typeof this.controller?.onSample !== 'function') {
+    if (typeof this.#controller?.onSample !== 'function') {
       throw new TypeError(
-        `Expected \`algorithm.create()\` to return an object with an \`onSample\` method, got ${check.show(this.controller)}`,
+        `Expected \`algorithm.create()\` to return an object with an \`onSample\` method, got ${check.show(this.#controller)}`,
       );
     }
   }
 
   /** The limit now; it moves. */
   get limit(): number {
-    return this.semaphore.limit;
+    return this.#semaphore.limit;
   }
 
   /** Units held now. May exceed `limit` for a while after the limit came down. */
   get inUse(): number {
-    return this.semaphore.inUse;
+    return this.#semaphore.inUse;
   }
 
   /** Units free now: `max(0, limit - inUse)`. */
   get available(): number {
-    return this.semaphore.available;
+    return this.#semaphore.available;
   }
 
   /** Acquirers in the queue now. */
   get waiting(): number {
-    return this.semaphore.waiting;
+    return this.#semaphore.waiting;
   }
 
   get isClosed(): boolean {
-    return this.semaphore.isClosed;
+    return this.#semaphore.isClosed;
   }
 
   get counters(): LimiterCounters {
-    return this.semaphore.counters;
+    return this.#semaphore.counters;
   }
 
   /** The latency the algorithm believes the work takes without load, in ms (undefined until it knows). */
   get minLatencyMs(): number | undefined {
-    const value = this.controller.minLatencyMs;
+    const value = this.#controller.minLatencyMs;
     return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
   }
 
   /** The latency the algorithm measured last (median of its last window), in ms. */
   get latencyMs(): number | undefined {
-    const value = this.controller.latencyMs;
+    const value = this.#controller.latencyMs;
     return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
   }
 
@@ -153,64 +155,73 @@ export class AdaptiveSemaphore implements Limiter, SampleSink, AsyncDisposable {
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
     if (options === undefined) {
-      const inner = this.semaphore.tryAcquire(1);
-      if (inner !== undefined) return Promise.resolve(this.wrap(inner));
+      const inner = this.#semaphore.tryAcquire(1);
+      if (inner !== undefined) return Promise.resolve(this.#wrap(inner));
     }
-    return this.semaphore.acquire(options).then(this.wrap);
+    return this.#semaphore.acquire(options).then(this.#wrap);
   }
 
   /** A permit if `weight` units are free now and nobody waits, else `undefined`. */
   tryAcquire(weight = 1): Permit | undefined {
-    const inner = this.semaphore.tryAcquire(weight);
-    return inner === undefined ? undefined : this.wrap(inner);
+    const inner = this.#semaphore.tryAcquire(weight);
+    return inner === undefined ? undefined : this.#wrap(inner);
+  }
+
+  /**
+   * Acquires, runs `fn`, and releases whatever `fn` does: as `'success'` when
+   * it fulfils, as `'dropped'` (a sign of overload the limit learns from)
+   * when it throws or rejects.
+   */
+  run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T> {
+    return runWithPermit(this, fn, options);
   }
 
   /** Stops admitting, as `Semaphore.close`: waiters and later acquires reject with `LimiterClosedError`. */
   close(reason?: unknown): Promise<void> {
-    return this.semaphore.close(reason);
+    return this.#semaphore.close(reason);
   }
 
   /** Resolves once nothing is held and nobody waits. */
   idle(): Promise<void> {
-    return this.semaphore.idle();
+    return this.#semaphore.idle();
   }
 
   onWait(listener: WaitListener): () => void {
-    return this.semaphore.onWait(listener);
+    return this.#semaphore.onWait(listener);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  /** @internal Called by a permit at release, before its units go back. */
-  record(permit: AdaptivePermit, outcome: ReleaseOutcome): void {
+  /** A permit is released: its time and outcome are a sample, taken before its units go back. */
+  #record(permit: AdaptivePermit, outcome: ReleaseOutcome): void {
     if (outcome === 'ignored') return;
     const t = now();
     let wanted: number;
     try {
-      wanted = this.controller.onSample(
+      wanted = this.#controller.onSample(
         t - permit.admittedAt,
         permit.inFlight,
         outcome === 'dropped',
         t,
       );
     } catch (error) {
-      this.warn(error);
+      this.#warn(error);
       return;
     }
     // A broken algorithm (NaN, not a number) leaves the limit where it is.
     if (typeof wanted !== 'number' || Number.isNaN(wanted)) return;
     const next = Math.min(this.maxLimit, Math.max(this.minLimit, Math.round(wanted)));
-    if (next !== this.semaphore.limit && !this.semaphore.isClosed) this.semaphore.setLimit(next);
+    if (next !== this.#semaphore.limit && !this.#semaphore.isClosed) this.#semaphore.setLimit(next);
   }
 
-  private readonly wrap = (inner: Permit): AdaptivePermit =>
-    new AdaptivePermit(inner, this, now(), this.semaphore.inUse);
+  readonly #wrap = (inner: Permit): AdaptivePermit =>
+    new AdaptivePermit(inner, this.#sink, now(), this.#semaphore.inUse);
 
-  private warn(error: unknown): void {
-    if (this.warned) return;
-    this.warned = true;
+  #warn(error: unknown): void {
+    if (this.#warned) return;
+    this.#warned = true;
     const message = `the ${this.algorithm} algorithm of limiter "${this.name}" threw; its limit stays at ${this.limit}: ${error instanceof Error ? error.message : String(error)}`;
     globalThis.process?.emitWarning?.(message, {
       type: 'DoormanWarning',

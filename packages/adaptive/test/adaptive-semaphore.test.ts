@@ -55,6 +55,22 @@ describe('AdaptiveSemaphore: samples', () => {
     expect(samples[1]?.[3]).toBe(samples[0]?.[3]); // both released at the same instant
   });
 
+  it("run releases as 'success' when the work fulfils and as 'dropped' when it throws or rejects", async () => {
+    const { algorithm, samples } = recorder();
+    const limiter = new AdaptiveSemaphore({ initialLimit: 2, algorithm });
+    expect(await limiter.run(() => 'sung')).toBe('sung');
+    await expect(
+      limiter.run(() => {
+        throw new Error('flat');
+      }),
+    ).rejects.toThrow('flat');
+    await expect(limiter.run(async () => Promise.reject(new Error('late')))).rejects.toThrow(
+      'late',
+    );
+    expect(samples.map(([, , dropped]) => dropped)).toEqual([false, true, true]);
+    expect(limiter.inUse).toBe(0);
+  });
+
   it("takes no sample from an 'ignored' release, yet gives its units back", async () => {
     const { algorithm, samples } = recorder((limit) => limit + 1);
     const limiter = new AdaptiveSemaphore({ initialLimit: 2, algorithm });

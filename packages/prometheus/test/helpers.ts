@@ -2,62 +2,18 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LimiterCounters, RejectionReason, WaitListener } from '@doorman/semaphore';
-import { Semaphore } from '@doorman/semaphore';
 
-import { deferred } from '../../../test/kit/index.js';
+import { deferred, waitUntil } from '../../../test/kit/index.js';
 
 export { type Deferred, deferred } from '../../../test/kit/index.js';
 
 /**
- * A Semaphore that tells when its state reaches a condition: every state
- * change (acquire, release, a waiter leaving, close) re-checks the waiting
- * conditions, so a test waits for an event instead of sleeping or polling.
+ * Waits until a limiter's public numbers reach a state: re-checked once per
+ * event-loop turn (the server applies socket events between turns), with no
+ * timer and no sleep, and a bounded number of turns.
  */
-export class WatchedSemaphore extends Semaphore {
-  private readonly watchers = new Set<() => void>();
-
-  until(condition: (semaphore: this) => boolean): Promise<void> {
-    if (condition(this)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const watcher = () => {
-        if (!condition(this)) return;
-        this.watchers.delete(watcher);
-        resolve();
-      };
-      this.watchers.add(watcher);
-    });
-  }
-
-  override acquire(...args: Parameters<Semaphore['acquire']>): ReturnType<Semaphore['acquire']> {
-    const pending = super.acquire(...args);
-    this.notify();
-    return pending;
-  }
-
-  override tryAcquire(weight?: number): ReturnType<Semaphore['tryAcquire']> {
-    const permit = super.tryAcquire(weight);
-    this.notify();
-    return permit;
-  }
-
-  override releaseWeight(weight: number): void {
-    super.releaseWeight(weight);
-    this.notify();
-  }
-
-  override abandon(...args: Parameters<Semaphore['abandon']>): void {
-    super.abandon(...args);
-    this.notify();
-  }
-
-  override async close(reason?: unknown): Promise<void> {
-    await super.close(reason);
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const watcher of [...this.watchers]) watcher();
-  }
+export function until<L>(limiter: L, condition: (limiter: L) => boolean): Promise<void> {
+  return waitUntil(() => condition(limiter), `the limiter reached ${String(condition)}`);
 }
 
 /**

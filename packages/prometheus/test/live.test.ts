@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import { registerMetrics } from '@doorman/prometheus';
+import { Semaphore } from '@doorman/semaphore';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type Framework, type LimitOptions } from './apps.js';
-import { close, Holds, listen, samplesOf, WatchedSemaphore } from './helpers.js';
+import { close, Holds, listen, samplesOf, until } from './helpers.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -25,7 +26,7 @@ async function start(framework: Framework, options: LimitOptions, registry: Regi
 describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (framework) => {
   it('reads in use, waiters, admissions and waits mid-flight while handlers are held open', async () => {
     const registry = new Registry();
-    const api = new WatchedSemaphore({ limit: 2, maxQueue: 2, name: 'api' });
+    const api = new Semaphore({ limit: 2, maxQueue: 2, name: 'api' });
     const { holds, middleware, get } = await start(framework, { limiter: api }, registry);
     registerMetrics(middleware, { registry });
     const at = async () => {
@@ -55,7 +56,7 @@ describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (fra
     expect(await at()).toMatchObject({ inUse: 2, waiters: 0, acquired: 2, waits: 2, immediate: 2 });
 
     const queued = [get('/work/3'), get('/work/4')];
-    await api.until((s) => s.waiting === 2);
+    await until(api, (s) => s.waiting === 2);
     expect(await at()).toMatchObject({ inUse: 2, waiters: 2, acquired: 2 });
 
     const shed = await get('/work/5');
@@ -72,7 +73,7 @@ describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (fra
     holds.releaseAll();
     for (const response of await Promise.all([...first, ...queued]))
       expect(response.status).toBe(200);
-    await api.until((s) => s.inUse === 0 && s.waiting === 0);
+    await until(api, (s) => s.inUse === 0 && s.waiting === 0);
     expect(await at()).toEqual({
       inUse: 0,
       limit: 2,
@@ -86,8 +87,8 @@ describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (fra
 
   it('counts rejections by each reason, produced for real: queue_full, timeout, aborted, closed', async () => {
     const registry = new Registry();
-    const api = new WatchedSemaphore({ limit: 1, maxQueue: 1, name: 'api' });
-    const slow = new WatchedSemaphore({ limit: 1, maxQueue: 1, queueTimeoutMs: 10, name: 'slow' });
+    const api = new Semaphore({ limit: 1, maxQueue: 1, name: 'api' });
+    const slow = new Semaphore({ limit: 1, maxQueue: 1, queueTimeoutMs: 10, name: 'slow' });
     const a = await start(framework, { limiter: api }, registry);
     const b = await start(framework, { limiter: slow }, registry);
     registerMetrics(a.middleware, { registry });
@@ -98,13 +99,13 @@ describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (fra
     await a.holds.until(1);
     const leaving = new AbortController();
     const gaveUp = a.get('/work/leaves', leaving.signal).catch((error: unknown) => error);
-    await api.until((s) => s.waiting === 1);
+    await until(api, (s) => s.waiting === 1);
     expect((await a.get('/work/full')).body).toContain('QUEUE_FULL');
     leaving.abort();
-    await api.until((s) => s.counters.rejected.aborted === 1);
+    await until(api, (s) => s.counters.rejected.aborted === 1);
     expect(await gaveUp).toBeInstanceOf(Error);
     const closedWhileWaiting = a.get('/work/waits');
-    await api.until((s) => s.waiting === 1);
+    await until(api, (s) => s.waiting === 1);
     await api.close();
     expect(await closedWhileWaiting).toMatchObject({ status: 503 });
     expect((await a.get('/work/after-close')).body).toContain('CLOSED');
@@ -149,14 +150,14 @@ describe.each(['express', 'koa'] as const)('live values over HTTP with %s', (fra
 
   it('fills the wait histogram from real waits, consistently with its sum', async () => {
     const registry = new Registry();
-    const one = new WatchedSemaphore({ limit: 1, name: 'one' });
+    const one = new Semaphore({ limit: 1, name: 'one' });
     const { holds, middleware, get } = await start(framework, { limiter: one }, registry);
     registerMetrics(middleware, { registry });
 
     const first = get('/work/first');
     await holds.until(1);
     const second = get('/work/second');
-    await one.until((s) => s.waiting === 1);
+    await until(one, (s) => s.waiting === 1);
     holds.release();
     await holds.until(2);
     holds.release();

@@ -8,18 +8,23 @@ import {
   QueueFullError,
   QueueTimeoutError,
 } from '@doorman/semaphore';
-import { WaitListeners } from '@doorman/semaphore/internal';
+import {
+  AcquireRequest,
+  acquireKeys,
+  Counts,
+  IdleWaiters,
+  WaitListeners,
+  weightUpTo,
+} from '@doorman/semaphore/internal';
 import { Commands } from './commands.js';
 import { Hub, type HubMember } from './hub.js';
 import { type Holder, type LeaseHolder, Leases } from './leases.js';
 import type { Settings } from './options.js';
 import { markLost, newPermit, type PermitOwner, type RedisPermit } from './permit.js';
 import { channelBaseOf, keysOf } from './scripts.js';
-import * as check from './validate.js';
 import { type GiveUpCause, onWaiterTimeout, Waiter, type WaiterOwner } from './waiter.js';
 
 const now = () => performance.now();
-const acquireKeys: ReadonlySet<string> = new Set(['weight', 'signal', 'timeoutMs', 'priority']);
 
 /** A permit of this process that Redis counts. */
 class HeldPermit implements Holder {
@@ -49,9 +54,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
   readonly waits: WaitListeners;
   held = 0;
   closed = false;
-  acquired = 0;
-  released = 0;
-  readonly rejected = { queue_full: 0, timeout: 0, aborted: 0, closed: 0, unavailable: 0 };
+  readonly counts = new Counts();
   leasesLost = 0;
   failedOpen = 0;
 
@@ -61,11 +64,19 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
   private readonly commands: Commands;
   private readonly leases: Leases;
   private attached = false;
-  private idleResolvers: Array<() => void> | undefined = undefined;
+  private readonly idleWaiters = new IdleWaiters();
+  private readonly request: AcquireRequest;
 
   constructor(readonly settings: Settings) {
     this.redis = settings.redis;
     this.waits = new WaitListeners(settings.name);
+    const limit = settings.limit;
+    this.request = new AcquireRequest({
+      keys: acquireKeys,
+      checkWeight: weightUpTo(() => limit),
+      priority: false,
+      limiterKind: 'RedisSemaphore',
+    });
     const prefix = (this.redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
     this.channelBase = (typeof prefix === 'string' ? prefix : '') + channelBaseOf(settings.key);
     this.hub = Hub.of(this.redis);
@@ -84,32 +95,19 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
 
   acquire(options: AcquireOptions | undefined): Promise<RedisPermit> {
     const s = this.settings;
-    let weight = 1;
-    let signal: AbortSignal | undefined;
-    let timeoutMs = s.queueTimeoutMs;
-    if (options !== undefined) {
-      try {
-        check.plainObject('acquire options', options);
-        check.knownKeys('acquire options', options, acquireKeys);
-        if (options.weight !== undefined) weight = this.checkWeight(options.weight);
-        if (options.priority !== undefined && options.priority !== 0) {
-          throw new TypeError(
-            `RedisSemaphore serves its shared line in arrival order only: \`priority\` is not supported, got ${check.show(options.priority)}`,
-          );
-        }
-        if (options.timeoutMs !== undefined)
-          timeoutMs = check.duration('timeoutMs', options.timeoutMs);
-        if (options.signal !== undefined) signal = check.signal('signal', options.signal);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    const request = this.request;
+    try {
+      request.read(options, s.queueTimeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const { weight, signal, timeoutMs } = request;
     if (this.closed) {
-      this.rejected.closed++;
+      this.counts.closed++;
       return Promise.reject(new LimiterClosedError(s.name));
     }
     if (signal?.aborted) {
-      this.rejected.aborted++;
+      this.counts.aborted++;
       return Promise.reject(signal.reason);
     }
     if (!this.reachable()) {
@@ -153,10 +151,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
 
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      if (this.idleResolvers === undefined) this.idleResolvers = [];
-      this.idleResolvers.push(resolve);
-    });
+    return this.idleWaiters.wait();
   }
 
   /** The hub heard a grant for one of this process's waiters. */
@@ -173,7 +168,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
   /** A permit is given back (once). */
   releasePermit(permit: RedisPermit): void {
     this.held -= permit.weight;
-    this.released++;
+    this.counts.released++;
     const holder = permit.local ? undefined : this.holders.get(permit.id);
     if (holder !== undefined && holder.permit === permit) {
       this.holders.delete(permit.id);
@@ -192,7 +187,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
       return;
     }
     const name = this.settings.name;
-    this.rejected[cause]++;
+    this.counts.count(cause);
     if (cause === 'aborted') waiter.reject(waiter.signal?.reason);
     else if (cause === 'timeout') waiter.reject(new QueueTimeoutError(name, waiter.timeoutMs));
     else if (cause === 'closed') waiter.reject(new LimiterClosedError(name, detail));
@@ -268,7 +263,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
       this.admit(waiter, true);
     } else if (status === 2) {
       this.finish(waiter);
-      this.rejected.queue_full++;
+      this.counts.queueFull++;
       waiter.reject(new QueueFullError(this.settings.name, this.settings.maxQueue));
       this.hub.unroute(waiter.id);
       this.checkIdle();
@@ -306,7 +301,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
 
   private welcome(permit: RedisPermit, waitedMs: number, resolve: (p: RedisPermit) => void): void {
     this.held += permit.weight;
-    this.acquired++;
+    this.counts.acquired++;
     if (this.waits.list !== undefined) this.waits.emit(waitedMs);
     this.leases.schedule(this.leases.renewEvery);
     resolve(permit);
@@ -315,7 +310,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
   private admitLocally(weight: number, resolve: (permit: RedisPermit) => void): void {
     const permit = newPermit(this, this.hub.nextId(weight), weight, true, this.settings.name);
     this.held += weight;
-    this.acquired++;
+    this.counts.acquired++;
     this.failedOpen++;
     if (this.waits.list !== undefined) this.waits.emit(0);
     resolve(permit);
@@ -325,7 +320,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
     if (this.settings.failOpen) {
       return new Promise((resolve) => this.admitLocally(weight, resolve));
     }
-    this.rejected.unavailable++;
+    this.counts.unavailable++;
     return Promise.reject(new LimiterUnavailableError(this.settings.name, cause));
   }
 
@@ -365,18 +360,6 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
       this.attached = false;
       this.hub.detach(this.channelBase, this);
     }
-    const resolvers = this.idleResolvers;
-    if (resolvers !== undefined) {
-      this.idleResolvers = undefined;
-      for (const resolve of resolvers) resolve();
-    }
-  }
-
-  private checkWeight(weight: unknown): number {
-    const limit = this.settings.limit;
-    const message = `Expected \`weight\` to be an integer from 1 to limit (${limit}), got ${check.show(weight)}`;
-    if (typeof weight !== 'number') throw new TypeError(message);
-    if (!Number.isInteger(weight) || weight < 1 || weight > limit) throw new RangeError(message);
-    return weight;
+    this.idleWaiters.wake();
   }
 }

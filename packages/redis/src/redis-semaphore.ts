@@ -1,8 +1,8 @@
 import type { AcquireOptions, Limiter, LimiterCounters, WaitListener } from '@doorman/semaphore';
+import { runWithPermit } from '@doorman/semaphore/internal';
 import { SemaphoreCore } from './core.js';
 import { parseOptions, type RedisSemaphoreOptions } from './options.js';
 import type { RedisPermit } from './permit.js';
-import * as check from './validate.js';
 
 export type { RedisSemaphoreOptions } from './options.js';
 
@@ -63,13 +63,7 @@ export class RedisSemaphore implements Limiter, AsyncDisposable {
 
   get counters(): RedisLimiterCounters {
     const core = this.#core;
-    return {
-      acquired: core.acquired,
-      released: core.released,
-      rejected: { ...core.rejected },
-      leasesLost: core.leasesLost,
-      failOpen: core.failedOpen,
-    };
+    return { ...core.counts.snapshot(), leasesLost: core.leasesLost, failOpen: core.failedOpen };
   }
 
   /**
@@ -82,17 +76,12 @@ export class RedisSemaphore implements Limiter, AsyncDisposable {
     return this.#core.acquire(options);
   }
 
-  /** Acquires, runs `fn`, and releases in `finally`, whatever `fn` does. */
-  async run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') {
-      throw new TypeError(`Expected \`fn\` to be a function, got ${check.show(fn)}`);
-    }
-    const permit = await this.acquire(options);
-    try {
-      return await fn();
-    } finally {
-      permit.release();
-    }
+  /**
+   * Acquires, runs `fn`, and releases whatever `fn` does (as `'dropped'` when
+   * it throws or rejects).
+   */
+  run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<T> {
+    return runWithPermit(this, fn, options);
   }
 
   /**

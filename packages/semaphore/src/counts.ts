@@ -9,12 +9,14 @@ export class Counts {
   timeout = 0;
   aborted = 0;
   closed = 0;
+  unavailable = 0;
 
   count(reason: RejectionReason): void {
     if (reason === 'queue_full') this.queueFull++;
     else if (reason === 'timeout') this.timeout++;
     else if (reason === 'aborted') this.aborted++;
     else if (reason === 'closed') this.closed++;
+    else if (reason === 'unavailable') this.unavailable++;
   }
 
   snapshot(): LimiterCounters {
@@ -26,7 +28,7 @@ export class Counts {
         timeout: this.timeout,
         aborted: this.aborted,
         closed: this.closed,
-        unavailable: 0,
+        unavailable: this.unavailable,
       },
     };
   }

@@ -2,12 +2,12 @@ import type { RingNode } from './fair-ring.js';
 import type { ReleaseOutcome } from './limiter.js';
 import type { PermitOwner } from './permit.js';
 import type { WaitQueue } from './wait-queue.js';
-import type { Waiter, WaiterHost } from './waiter.js';
+import type { Waiter, WaiterHost, WatchedWaiter } from './waiter.js';
 
 /** What a key reports to the keyed semaphore it belongs to. */
 export interface KeyOwner {
   releaseFrom(state: KeyState, weight: number): void;
-  abandonFrom(state: KeyState, waiter: Waiter, cause: 'aborted' | 'timeout'): void;
+  abandonFrom(state: KeyState, waiter: WatchedWaiter, cause: 'aborted' | 'timeout'): void;
 }
 
 /**
@@ -37,7 +37,7 @@ export class KeyState implements PermitOwner, WaiterHost, RingNode {
     this.owner.releaseFrom(this, weight);
   }
 
-  abandon(waiter: Waiter, cause: 'aborted' | 'timeout'): void {
+  abandon(waiter: WatchedWaiter, cause: 'aborted' | 'timeout'): void {
     this.owner.abandonFrom(this, waiter, cause);
   }
 }

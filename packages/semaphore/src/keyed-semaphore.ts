@@ -1,3 +1,4 @@
+import { AcquireRequest } from './acquire-request.js';
 import { Counts } from './counts.js';
 import {
   LimiterClosedError,
@@ -19,10 +20,11 @@ import {
 import type { AcquireOptions, Limiter, LimiterCounters, Permit, WaitListener } from './limiter.js';
 import { OwnedPermit } from './permit.js';
 import { type CountsRejections, countRejection } from './rejection-count.js';
+import { runWithPermit } from './run.js';
 import * as check from './validate.js';
 import { WaitListeners } from './wait-listeners.js';
 import { WaitQueue } from './wait-queue.js';
-import { armTimer, Waiter, WaiterGuard } from './waiter.js';
+import { newWaiter, type Waiter, type WatchedWaiter } from './waiter.js';
 
 const now = () => performance.now();
 
@@ -40,71 +42,83 @@ const now = () => performance.now();
  * the numbers add up all keys under one `name`, so metrics keep one label
  * value whatever keys clients send.
  */
-export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, AsyncDisposable {
+export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposable {
   readonly name: string;
   /** The most all keys together may hold: `Infinity` without the option. */
   readonly totalLimit: number;
-  private limitValue: number;
-  private held = 0;
-  private queued = 0;
-  private keysWaiting = 0;
-  private readonly settings: KeyedSettings;
-  private readonly keys = new Map<string, KeyState>();
+  #limitValue: number;
+  #held = 0;
+  #queued = 0;
+  #keysWaiting = 0;
+  readonly #settings: KeyedSettings;
+  readonly #keys = new Map<string, KeyState>();
   // Keys whose next waiter fits their own limit and waits only for total capacity.
-  private readonly ring = new FairRing<KeyState>();
-  private closed = false;
-  private closeReason: unknown = undefined;
-  private readonly idleWaiters = new IdleWaiters();
-  private readonly waits: WaitListeners;
-  private readonly counts = new Counts();
+  readonly #ring = new FairRing<KeyState>();
+  #closed = false;
+  #closeReason: unknown = undefined;
+  readonly #idleWaiters = new IdleWaiters();
+  readonly #waits: WaitListeners;
+  readonly #counts = new Counts();
+  readonly #request = new AcquireRequest({
+    keys: keyedAcquireKeys,
+    checkWeight: (weight) => this.#checkWeight(weight),
+    priority: true,
+    limiterKind: 'KeyedSemaphore',
+  });
+  // What the keys of this limiter call back into: the only way in to its
+  // state from outside the class, and not part of its API.
+  readonly #owner: KeyOwner = {
+    releaseFrom: (state, weight) => this.#releaseFrom(state, weight),
+    abandonFrom: (state, waiter, cause) => this.#abandonFrom(state, waiter, cause),
+  };
 
   constructor(options: KeyedSemaphoreOptions) {
-    this.settings = keyedSettings(options);
-    this.name = this.settings.name;
-    this.limitValue = this.settings.limit;
-    this.totalLimit = this.settings.totalLimit;
-    this.waits = new WaitListeners(this.name);
+    this.#settings = keyedSettings(options);
+    this.name = this.#settings.name;
+    this.#limitValue = this.#settings.limit;
+    this.totalLimit = this.#settings.totalLimit;
+    this.#waits = new WaitListeners(this.name);
   }
 
   /** The limit of each key. */
   get limit(): number {
-    return this.limitValue;
+    return this.#limitValue;
   }
 
   /** Units held now, over all keys. */
   get inUse(): number {
-    return this.held;
+    return this.#held;
   }
   /** Acquirers waiting now, over all keys. */
   get waiting(): number {
-    return this.queued;
+    return this.#queued;
   }
 
   /** Keys holding a permit or waiting now. */
   get activeKeys(): number {
-    return this.keys.size;
+    return this.#keys.size;
   }
   /** Keys with at least one acquirer waiting now. */
   get waitingKeys(): number {
-    return this.keysWaiting;
+    return this.#keysWaiting;
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   get counters(): LimiterCounters {
-    return this.counts.snapshot();
+    return this.#counts.snapshot();
   }
 
   /** Units held now by `key` (0 for a key not in use). Never creates the key. */
   inUseOf(key: string): number {
-    return this.keys.get(key)?.held ?? 0;
+    return this.#keys.get(key)?.held ?? 0;
   }
 
   /** Acquirers of `key` waiting now. Never creates the key. */
   waitingOf(key: string): number {
-    return this.keys.get(key)?.waiting ?? 0;
+    return this.#keys.get(key)?.waiting ?? 0;
   }
 
   /**
@@ -112,75 +126,59 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
    * or other keys wait for their turn. Rejects like `Semaphore.acquire`.
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
+    const request = this.#request;
     let key: string;
-    let weight = 1;
-    let priority = 0;
-    let signal: AbortSignal | undefined;
-    let timeoutMs = this.settings.queueTimeoutMs;
     try {
-      if (options === undefined) key = checkKey(undefined);
-      else {
-        check.plainObject('acquire options', options);
-        key = checkKey(options.key);
-        if (options.weight !== undefined) weight = this.checkWeight(options.weight);
-        if (options.priority !== undefined)
-          priority = check.finiteNumber('priority', options.priority);
-        if (options.timeoutMs !== undefined)
-          timeoutMs = check.duration('timeoutMs', options.timeoutMs);
-        if (options.signal !== undefined) signal = check.signal('signal', options.signal);
-        for (const name in options) {
-          if (!keyedAcquireKeys.has(name)) {
-            check.knownKeys('acquire options', options, keyedAcquireKeys);
-          }
-        }
-      }
+      request.read(options, this.#settings.queueTimeoutMs);
+      key = checkKey(request.key);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.closed) {
-      this.counts.closed++;
-      return Promise.reject(new LimiterClosedError(this.name, this.closeReason));
+    const { weight, priority, signal, timeoutMs } = request;
+    if (this.#closed) {
+      this.#counts.closed++;
+      return Promise.reject(new LimiterClosedError(this.name, this.#closeReason));
     }
     if (signal?.aborted) {
-      this.counts.aborted++;
+      this.#counts.aborted++;
       return Promise.reject(signal.reason);
     }
-    let state = this.keys.get(key);
+    let state = this.#keys.get(key);
     // The fast path: the units are free for this key and in total, nobody of
     // this key comes first, and no other key waits for its turn.
     if (
-      this.held + weight <= this.totalLimit &&
-      this.ring.current === undefined &&
+      this.#held + weight <= this.totalLimit &&
+      this.#ring.current === undefined &&
       (state === undefined ||
-        (state.held + weight <= this.limitValue &&
+        (state.held + weight <= this.#limitValue &&
           (state.queue === undefined || state.queue.landsAtHead(priority))))
     ) {
-      if (state === undefined) state = this.addKey(key);
-      if (this.waits.list !== undefined) this.waits.emit(0);
-      return Promise.resolve(this.grant(state, weight));
+      if (state === undefined) state = this.#addKey(key);
+      if (this.#waits.list !== undefined) this.#waits.emit(0);
+      return Promise.resolve(this.#grant(state, weight));
     }
-    if ((state === undefined ? 0 : state.waiting) >= this.settings.maxQueue) {
-      this.counts.queueFull++;
-      return Promise.reject(new QueueFullError(this.name, this.settings.maxQueue));
+    if ((state === undefined ? 0 : state.waiting) >= this.#settings.maxQueue) {
+      this.#counts.queueFull++;
+      return Promise.reject(new QueueFullError(this.name, this.#settings.maxQueue));
     }
-    const keyState = state === undefined ? this.addKey(key) : state;
-    return new Promise<Permit>((resolve, reject) => {
-      // The clock is read only when someone listens for wait times.
-      const enqueuedAt = this.waits.list === undefined ? -1 : now();
-      const waiter = new Waiter(weight, priority, enqueuedAt, resolve, reject);
-      if (keyState.queue === undefined) keyState.queue = new WaitQueue(this.settings.order);
-      if (keyState.queue.size === 0) this.keysWaiting++;
+    const keyState = state === undefined ? this.#addKey(key) : state;
+    return new Promise<Permit>((resolve) => {
+      const waiter = newWaiter(
+        weight,
+        priority,
+        resolve,
+        keyState,
+        signal,
+        timeoutMs,
+        this.#waits.list !== undefined,
+      );
+      if (keyState.queue === undefined) keyState.queue = new WaitQueue(this.#settings.order);
+      if (keyState.queue.size === 0) this.#keysWaiting++;
       keyState.queue.push(waiter);
-      this.queued++;
-      if (signal !== undefined || timeoutMs !== Number.POSITIVE_INFINITY) {
-        const guard = new WaiterGuard(waiter, keyState, signal, timeoutMs);
-        waiter.guard = guard;
-        if (signal !== undefined) signal.addEventListener('abort', guard);
-        if (timeoutMs !== Number.POSITIVE_INFINITY) armTimer(guard, timeoutMs);
-      }
+      this.#queued++;
       if (keyState.queue.peek() === waiter) {
-        this.reconsider(keyState);
-        this.dispatch();
+        this.#reconsider(keyState);
+        this.#dispatch();
       }
     });
   }
@@ -191,16 +189,16 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
    * or `undefined`. A bad weight or key throws.
    */
   tryAcquire(weight = 1, key?: string): Permit | undefined {
-    this.checkWeight(weight);
+    this.#checkWeight(weight);
     const k = checkKey(key);
-    if (this.closed || this.ring.current !== undefined || this.held + weight > this.totalLimit) {
+    if (this.#closed || this.#ring.current !== undefined || this.#held + weight > this.totalLimit) {
       return undefined;
     }
-    let state = this.keys.get(k);
-    if (state === undefined) state = this.addKey(k);
-    else if (state.waiting !== 0 || state.held + weight > this.limitValue) return undefined;
-    if (this.waits.list !== undefined) this.waits.emit(0);
-    return this.grant(state, weight);
+    let state = this.#keys.get(k);
+    if (state === undefined) state = this.#addKey(k);
+    else if (state.waiting !== 0 || state.held + weight > this.#limitValue) return undefined;
+    if (this.#waits.list !== undefined) this.#waits.emit(0);
+    return this.#grant(state, weight);
   }
 
   /**
@@ -211,25 +209,25 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
    */
   setLimit(limit: number): void {
     check.integerAtLeast('limit', limit, 1);
-    const shrinking = limit < this.limitValue;
-    this.limitValue = limit;
+    const shrinking = limit < this.#limitValue;
+    this.#limitValue = limit;
     const most = Math.min(limit, this.totalLimit);
-    for (const state of this.keys.values()) {
+    for (const state of this.#keys.values()) {
       const queue = state.queue;
       if (queue === undefined || queue.size === 0) continue;
       if (shrinking) {
         for (const waiter of queue.toArray()) {
           if (waiter.weight <= most) continue;
-          this.unqueue(state, waiter);
-          this.counts.queueFull++;
+          this.#unqueue(state, waiter);
+          this.#counts.queueFull++;
           waiter.reject(new QueueFullError(this.name, undefined, most, waiter.weight));
         }
       }
-      this.reconsider(state);
+      this.#reconsider(state);
     }
-    this.dispatch();
-    for (const state of this.keys.values()) this.dropIfIdle(state);
-    this.checkIdle();
+    this.#dispatch();
+    for (const state of this.#keys.values()) this.#dropIfIdle(state);
+    this.#checkIdle();
   }
 
   /**
@@ -238,74 +236,82 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
    * last one is back. Calling it again does nothing.
    */
   close(reason?: unknown): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.closed = true;
-    this.closeReason = reason;
-    for (const state of this.keys.values()) {
-      if (this.ring.has(state)) this.ring.remove(state);
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#closeReason = reason;
+    for (const state of this.#keys.values()) {
+      if (this.#ring.has(state)) this.#ring.remove(state);
       const queue = state.queue;
       if (queue !== undefined) {
         for (let waiter = queue.shift(); waiter !== undefined; waiter = queue.shift()) {
-          this.counts.closed++;
+          this.#counts.closed++;
           waiter.reject(new LimiterClosedError(this.name, reason));
         }
       }
-      this.dropIfIdle(state);
+      this.#dropIfIdle(state);
     }
-    this.queued = 0;
-    this.keysWaiting = 0;
-    this.checkIdle();
+    this.#queued = 0;
+    this.#keysWaiting = 0;
+    this.#checkIdle();
     return Promise.resolve();
   }
 
   /** Resolves once nothing is held and nobody waits, over all keys. */
   idle(): Promise<void> {
-    if (this.held === 0 && this.queued === 0) return Promise.resolve();
-    return this.idleWaiters.wait();
+    if (this.#held === 0 && this.#queued === 0) return Promise.resolve();
+    return this.#idleWaiters.wait();
   }
 
   onWait(listener: WaitListener): () => void {
-    return this.waits.add(listener);
+    return this.#waits.add(listener);
+  }
+
+  /**
+   * Acquires (`options.key` is required), runs `fn`, and releases whatever
+   * `fn` does (as `'dropped'` when it throws or rejects).
+   */
+  run<T>(fn: () => T | PromiseLike<T>, options: AcquireOptions): Promise<T> {
+    return runWithPermit(this, fn, options);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  /** @internal Counts a rejection the HTTP middleware made in front of this limiter. */
+  /** Counts a rejection the HTTP middleware made in front of this limiter (doorman-internal). */
   [countRejection](reason: RejectionReason): void {
-    this.counts.count(reason);
+    this.#counts.count(reason);
   }
 
-  /** @internal Called by a permit of `state`, once. */
-  releaseFrom(state: KeyState, weight: number): void {
+  /** A permit of `state` gives its units back, once. */
+  #releaseFrom(state: KeyState, weight: number): void {
     state.held -= weight;
-    this.held -= weight;
-    this.counts.released++;
-    if (state.queue !== undefined && state.queue.size !== 0) this.reconsider(state);
-    if (this.ring.current !== undefined) this.dispatch();
-    this.dropIfIdle(state);
-    this.checkIdle();
+    this.#held -= weight;
+    this.#counts.released++;
+    if (state.queue !== undefined && state.queue.size !== 0) this.#reconsider(state);
+    if (this.#ring.current !== undefined) this.#dispatch();
+    this.#dropIfIdle(state);
+    this.#checkIdle();
   }
 
-  /** @internal Called by a waiter of `state` whose signal aborted or whose timer fired. */
-  abandonFrom(state: KeyState, waiter: Waiter, cause: 'aborted' | 'timeout'): void {
+  /** A waiter of `state` whose signal aborted or whose timer fired leaves the line. */
+  #abandonFrom(state: KeyState, waiter: WatchedWaiter, cause: 'aborted' | 'timeout'): void {
     const wasHead = (state.queue as WaitQueue<Waiter>).peek() === waiter;
-    this.unqueue(state, waiter);
+    this.#unqueue(state, waiter);
     if (cause === 'aborted') {
-      this.counts.aborted++;
-      waiter.reject(waiter.guard?.signal?.reason);
+      this.#counts.aborted++;
+      waiter.reject(waiter.signal?.reason);
     } else {
-      this.counts.timeout++;
-      waiter.reject(new QueueTimeoutError(this.name, waiter.guard?.timeoutMs));
+      this.#counts.timeout++;
+      waiter.reject(new QueueTimeoutError(this.name, waiter.timeoutMs));
     }
     // A heavy head that gave up may have been all that held its key, or every key, back.
     if (wasHead) {
-      this.reconsider(state);
-      this.dispatch();
+      this.#reconsider(state);
+      this.#dispatch();
     }
-    this.dropIfIdle(state);
-    this.checkIdle();
+    this.#dropIfIdle(state);
+    this.#checkIdle();
   }
 
   /**
@@ -314,12 +320,12 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
    * credit covers its weight. A key whose waiter is due but does not fit in
    * the capacity left keeps its turn, so a heavy waiter is never overtaken.
    */
-  private dispatch(): void {
-    const ring = this.ring;
+  #dispatch(): void {
+    const ring = this.#ring;
     for (;;) {
       const state = ring.current;
       // Turns are handed out only while there is capacity to hand out.
-      if (state === undefined || this.held >= this.totalLimit) return;
+      if (state === undefined || this.#held >= this.totalLimit) return;
       const queue = state.queue as WaitQueue<Waiter>;
       const waiter = queue.peek() as Waiter;
       if (!ring.granted) {
@@ -330,66 +336,66 @@ export class KeyedSemaphore implements Limiter, KeyOwner, CountsRejections, Asyn
         ring.advance();
         continue;
       }
-      if (this.held + waiter.weight > this.totalLimit) return;
-      this.unqueue(state, waiter);
+      if (this.#held + waiter.weight > this.totalLimit) return;
+      this.#unqueue(state, waiter);
       state.deficit -= waiter.weight;
-      waiter.resolve(this.grant(state, waiter.weight));
+      waiter.resolve(this.#grant(state, waiter.weight));
       // A waiter that queued before anyone listened has no start time to report.
-      if (this.waits.list !== undefined && waiter.enqueuedAt >= 0) {
-        this.waits.emit(now() - waiter.enqueuedAt);
+      if (this.#waits.list !== undefined && waiter.enqueuedAt >= 0) {
+        this.#waits.emit(now() - waiter.enqueuedAt);
       }
       const next = queue.peek();
-      if (next === undefined || state.held + next.weight > this.limitValue) this.leaveRing(state);
+      if (next === undefined || state.held + next.weight > this.#limitValue) this.#leaveRing(state);
       else if (next.weight > state.deficit) ring.advance();
     }
   }
 
   /** Puts a key in the ring when its next waiter fits its own limit; takes it out when not. */
-  private reconsider(state: KeyState): void {
+  #reconsider(state: KeyState): void {
     const head = state.queue?.peek();
-    if (head !== undefined && state.held + head.weight <= this.limitValue) {
-      if (!this.ring.has(state)) this.ring.append(state);
-    } else if (this.ring.has(state)) {
-      this.leaveRing(state);
+    if (head !== undefined && state.held + head.weight <= this.#limitValue) {
+      if (!this.#ring.has(state)) this.#ring.append(state);
+    } else if (this.#ring.has(state)) {
+      this.#leaveRing(state);
     }
   }
 
-  private leaveRing(state: KeyState): void {
-    this.ring.remove(state);
+  #leaveRing(state: KeyState): void {
+    this.#ring.remove(state);
     state.deficit = 0;
   }
 
-  private addKey(key: string): KeyState {
-    const state = new KeyState(key, this);
-    this.keys.set(key, state);
+  #addKey(key: string): KeyState {
+    const state = new KeyState(key, this.#owner);
+    this.#keys.set(key, state);
     return state;
   }
 
-  private grant(state: KeyState, weight: number): Permit {
+  #grant(state: KeyState, weight: number): Permit {
     state.held += weight;
-    this.held += weight;
-    this.counts.acquired++;
+    this.#held += weight;
+    this.#counts.acquired++;
     return new OwnedPermit(state, weight);
   }
 
-  private unqueue(state: KeyState, waiter: Waiter): void {
+  #unqueue(state: KeyState, waiter: Waiter): void {
     const queue = state.queue as WaitQueue<Waiter>;
     queue.remove(waiter);
-    this.queued--;
-    if (queue.size === 0) this.keysWaiting--;
+    this.#queued--;
+    if (queue.size === 0) this.#keysWaiting--;
   }
 
-  private dropIfIdle(state: KeyState): void {
+  #dropIfIdle(state: KeyState): void {
     if (state.held !== 0 || state.waiting !== 0) return;
-    if (this.ring.has(state)) this.leaveRing(state);
-    if (this.keys.get(state.key) === state) this.keys.delete(state.key);
+    if (this.#ring.has(state)) this.#leaveRing(state);
+    if (this.#keys.get(state.key) === state) this.#keys.delete(state.key);
   }
 
-  private checkIdle(): void {
-    if (this.held === 0 && this.queued === 0) this.idleWaiters.wake();
+  #checkIdle(): void {
+    if (this.#held === 0 && this.#queued === 0) this.#idleWaiters.wake();
   }
 
-  private checkWeight(weight: unknown): number {
-    return checkWeight(weight, this.limitValue, this.totalLimit);
+  #checkWeight(weight: unknown): number {
+    return checkWeight(weight, this.#limitValue, this.totalLimit);
   }
 }

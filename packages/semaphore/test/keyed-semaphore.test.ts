@@ -55,6 +55,31 @@ describe('KeyedSemaphore', () => {
     expect(sem.activeKeys).toBe(0);
   });
 
+  it('runs work under the key it is given, and releases it whatever the work does', async () => {
+    const sem = new KeyedSemaphore({ limit: 1 });
+    const seen: number[] = [];
+    const result = await sem.run(
+      () => {
+        seen.push(sem.inUseOf('a'), sem.inUseOf('b'));
+        return 'sung';
+      },
+      { key: 'a' },
+    );
+    expect(result).toBe('sung');
+    expect(seen).toEqual([1, 0]);
+    await expect(
+      sem.run(
+        () => {
+          throw new Error('flat');
+        },
+        { key: 'a' },
+      ),
+    ).rejects.toThrow('flat');
+    await expect(sem.run(() => 1, {} as never)).rejects.toThrow(/Expected `key` to be a string/);
+    expect(sem.counters).toMatchObject({ acquired: 2, released: 2 });
+    expect(sem.activeKeys).toBe(0);
+  });
+
   it('bounds each key’s own line with maxQueue, leaving other keys alone', async () => {
     const sem = new KeyedSemaphore({ limit: 1, maxQueue: 1 });
     await sem.acquire({ key: 'a' });
