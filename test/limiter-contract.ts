@@ -21,6 +21,7 @@ import {
   type Permit,
 } from '@doorman/semaphore';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { exposeGc } from './support/gc.js';
 
 /** What the contract needs beyond `Limiter`: both implementations have it. */
 export interface ContractLimiter extends Limiter, AsyncDisposable {
@@ -410,6 +411,27 @@ export function limiterContract(label: string, factory: LimiterFactory): void {
         (await limiter.acquire()).release();
       }
       expect(closed.isClosed).toBe(true);
+    });
+
+    it('keeps no reference to the signal of an acquire that has settled', async () => {
+      const limiter = make({ limit: 1 });
+      const gc = exposeGc();
+      const refs: Array<WeakRef<AbortSignal>> = [];
+      const acquireWith = (): Promise<Permit> => {
+        const signal = new AbortController().signal;
+        refs.push(new WeakRef(signal));
+        return limiter.acquire({ signal });
+      };
+      const first = await acquireWith(); // admitted at once
+      const queued = acquireWith(); // waits for the first
+      await factory.settle();
+      first.release();
+      (await queued).release();
+      await factory.settle();
+      await vi.waitFor(() => {
+        gc();
+        expect(refs.map((ref) => ref.deref() === undefined)).toEqual([true, true]);
+      });
     });
 
     it('releases at the end of a `using` block', async () => {

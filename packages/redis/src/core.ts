@@ -101,7 +101,8 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
     } catch (error) {
       return Promise.reject(error);
     }
-    const { weight, signal, timeoutMs } = request;
+    const { weight, timeoutMs } = request;
+    const signal = request.takeSignal();
     if (this.closed) {
       this.counts.closed++;
       return Promise.reject(new LimiterClosedError(s.name));

@@ -25,9 +25,12 @@ export interface AcquireRules {
 export class AcquireRequest {
   weight = 1;
   priority = 0;
-  signal: AbortSignal | undefined = undefined;
   timeoutMs = Number.POSITIVE_INFINITY;
   key: string | undefined = undefined;
+  // Read once through `takeSignal()`, which lets go of it: kept here, the last
+  // acquire's signal (and whatever its listeners hold, a request and its
+  // response) would live as long as the limiter.
+  #signal: AbortSignal | undefined = undefined;
 
   constructor(private readonly rules: AcquireRules) {}
 
@@ -61,9 +64,16 @@ export class AcquireRequest {
     }
     this.weight = weight;
     this.priority = priority;
-    this.signal = signal;
+    this.#signal = signal;
     this.timeoutMs = timeoutMs;
     this.key = key;
+  }
+
+  /** The signal read last, once: the request forgets it. */
+  takeSignal(): AbortSignal | undefined {
+    const signal = this.#signal;
+    this.#signal = undefined;
+    return signal;
   }
 }
 

@@ -128,13 +128,15 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
   acquire(options?: AcquireOptions): Promise<Permit> {
     const request = this.#request;
     let key: string;
+    let signal: AbortSignal | undefined;
     try {
       request.read(options, this.#settings.queueTimeoutMs);
+      signal = request.takeSignal();
       key = checkKey(request.key);
     } catch (error) {
       return Promise.reject(error);
     }
-    const { weight, priority, signal, timeoutMs } = request;
+    const { weight, priority, timeoutMs } = request;
     if (this.#closed) {
       this.#counts.closed++;
       return Promise.reject(new LimiterClosedError(this.name, this.#closeReason));

@@ -139,7 +139,8 @@ export class Semaphore implements Limiter, CountsRejections, AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { weight, priority, signal, timeoutMs } = request;
+    const { weight, priority, timeoutMs } = request;
+    const signal = request.takeSignal();
     if (this.#closed) {
       this.#counts.closed++;
       return Promise.reject(new LimiterClosedError(this.name, this.#closeReason));
