@@ -308,7 +308,9 @@ if (def !== undefined) {
   targets.push({
     target: 'gradient2: >= 90% of capacity in every phase',
     met: def.phases.every((p) => p.goodputShare >= 0.9),
-    measured: def.phases.map((p) => `C=${p.capacity}: ${(p.goodputShare * 100).toFixed(1)}%`).join(', '),
+    measured: def.phases
+      .map((p) => `C=${p.capacity}: ${(p.goodputShare * 100).toFixed(1)}%`)
+      .join(', '),
   });
   targets.push({
     target: 'gradient2: 2xx p99 under 300 ms in every phase',
