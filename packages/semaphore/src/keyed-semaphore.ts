@@ -46,7 +46,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
   readonly name: string;
   /** The most all keys together may hold: `Infinity` without the option. */
   readonly totalLimit: number;
-  #limitValue: number;
+  #limit: number;
   #held = 0;
   #queued = 0;
   #keysWaiting = 0;
@@ -59,9 +59,10 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
   readonly #idleWaiters = new IdleWaiters();
   readonly #waits: WaitListeners;
   readonly #counts = new Counts();
+  readonly #checkWeight = (weight: unknown) => checkWeight(weight, this.#limit, this.totalLimit);
   readonly #request = new AcquireRequest({
     keys: keyedAcquireKeys,
-    checkWeight: (weight) => this.#checkWeight(weight),
+    checkWeight: this.#checkWeight,
     priority: true,
     limiterKind: 'KeyedSemaphore',
   });
@@ -75,14 +76,14 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
   constructor(options: KeyedSemaphoreOptions) {
     this.#settings = keyedSettings(options);
     this.name = this.#settings.name;
-    this.#limitValue = this.#settings.limit;
+    this.#limit = this.#settings.limit;
     this.totalLimit = this.#settings.totalLimit;
     this.#waits = new WaitListeners(this.name);
   }
 
   /** The limit of each key. */
   get limit(): number {
-    return this.#limitValue;
+    return this.#limit;
   }
 
   /** Units held now, over all keys. */
@@ -152,7 +153,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
       this.#held + weight <= this.totalLimit &&
       this.#ring.current === undefined &&
       (state === undefined ||
-        (state.held + weight <= this.#limitValue &&
+        (state.held + weight <= this.#limit &&
           (state.queue === undefined || state.queue.landsAtHead(priority))))
     ) {
       if (state === undefined) state = this.#addKey(key);
@@ -198,7 +199,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
     }
     let state = this.#keys.get(k);
     if (state === undefined) state = this.#addKey(k);
-    else if (state.waiting !== 0 || state.held + weight > this.#limitValue) return undefined;
+    else if (state.waiting !== 0 || state.held + weight > this.#limit) return undefined;
     if (this.#waits.list !== undefined) this.#waits.emit(0);
     return this.#grant(state, weight);
   }
@@ -211,8 +212,8 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
    */
   setLimit(limit: number): void {
     check.integerAtLeast('limit', limit, 1);
-    const shrinking = limit < this.#limitValue;
-    this.#limitValue = limit;
+    const shrinking = limit < this.#limit;
+    this.#limit = limit;
     const most = Math.min(limit, this.totalLimit);
     for (const state of this.#keys.values()) {
       const queue = state.queue;
@@ -268,10 +269,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
     return this.#waits.add(listener);
   }
 
-  /**
-   * Acquires (`options.key` is required), runs `fn`, and releases whatever
-   * `fn` does (as `'dropped'` when it throws or rejects).
-   */
+  /** As `Semaphore.run`; `options.key` is required. */
   run<T>(fn: () => T | PromiseLike<T>, options: AcquireOptions): Promise<T> {
     return runWithPermit(this, fn, options);
   }
@@ -347,7 +345,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
         this.#waits.emit(now() - waiter.enqueuedAt);
       }
       const next = queue.peek();
-      if (next === undefined || state.held + next.weight > this.#limitValue) this.#leaveRing(state);
+      if (next === undefined || state.held + next.weight > this.#limit) this.#leaveRing(state);
       else if (next.weight > state.deficit) ring.advance();
     }
   }
@@ -355,7 +353,7 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
   /** Puts a key in the ring when its next waiter fits its own limit; takes it out when not. */
   #reconsider(state: KeyState): void {
     const head = state.queue?.peek();
-    if (head !== undefined && state.held + head.weight <= this.#limitValue) {
+    if (head !== undefined && state.held + head.weight <= this.#limit) {
       if (!this.#ring.has(state)) this.#ring.append(state);
     } else if (this.#ring.has(state)) {
       this.#leaveRing(state);
@@ -395,9 +393,5 @@ export class KeyedSemaphore implements Limiter, CountsRejections, AsyncDisposabl
 
   #checkIdle(): void {
     if (this.#held === 0 && this.#queued === 0) this.#idleWaiters.wake();
-  }
-
-  #checkWeight(weight: unknown): number {
-    return checkWeight(weight, this.#limitValue, this.totalLimit);
   }
 }
