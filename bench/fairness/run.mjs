@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    lockstep: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -49,6 +50,9 @@ if (opts.help) {
   --no-pin       do not pin the server (core 1) and the load generator (core 0)
   --no-build     use packages/*/dist as they are
   --no-write     print the table only (--quick never writes)
+  --lockstep     start every quiet tenant's second at the same instant, so their
+                 requests arrive together (nine at once, 4 times a second); by
+                 default each tenant's arrivals are shifted by 1/9 of its interval
 `);
   process.exit(0);
 }
@@ -63,6 +67,13 @@ const log = (line) => process.stderr.write(`${line}\n`);
 const QUIET = Array.from({ length: 9 }, (_, i) => `quiet-${i + 1}`);
 const FLOOD_RATE = 5 * CAPACITY;
 const QUIET_RATE = 0.02 * CAPACITY;
+// Independent clients do not start their seconds together: each quiet tenant's
+// arrivals are shifted by 1/9 of its interval from the previous tenant's
+// (--lockstep: all at once, the worst case, where nine requests meet a full
+// backend together and must be served one release at a time).
+const lockstep = opts.lockstep;
+const phaseOf = (tenant) =>
+  lockstep || tenant === 'flood' ? 0 : (QUIET.indexOf(tenant) / QUIET.length) * (1000 / QUIET_RATE);
 const SETUPS = [
   { id: 'global', server: 'global', flood: true, label: 'one global limit' },
   { id: 'fair', server: 'fair', flood: true, label: 'fair shares' },
@@ -125,6 +136,7 @@ async function runOnce(setup) {
           rate: tenant === 'flood' ? FLOOD_RATE : QUIET_RATE,
           duration,
           headers: { 'x-tenant': tenant },
+          phaseMs: phaseOf(tenant),
           // Read before the connections close: a closed connection releases
           // the permit of a request still at the backend.
           atEnd:
@@ -193,7 +205,7 @@ try {
     .trim();
 } catch {}
 md.push(
-  `Machine: ${cpus()[0]?.model.split(' ')[0] ?? '?'}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}; Node ${process.version}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; commit ${commit}; ${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; backend ${BASE_MS} ms ± 50% a call (${CAPACITY} calls/s at its best), flood ${FLOOD_RATE}/s, each quiet tenant ${QUIET_RATE}/s; load average ${la(loadStart)} at start, ${la(loadEnd)} at end. ${duration} s of load per run, ${rounds} round${rounds === 1 ? '' : 's'} (medians); the whole run took ${Math.round((performance.now() - started) / 1000)} s.`,
+  `Machine: ${cpus()[0]?.model.split(' ')[0] ?? '?'}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}; Node ${process.version}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; commit ${commit}; ${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; backend ${BASE_MS} ms ± 50% a call (${CAPACITY} calls/s at its best), flood ${FLOOD_RATE}/s, each quiet tenant ${QUIET_RATE}/s, ${lockstep ? 'all nine in lockstep (`--lockstep`)' : 'their arrivals staggered by 1/9 of an interval'}; load average ${la(loadStart)} at start, ${la(loadEnd)} at end. ${duration} s of load per run, ${rounds} round${rounds === 1 ? '' : 's'} (medians); the whole run took ${Math.round((performance.now() - started) / 1000)} s.`,
   '',
   `| server | quiet tenants: rejected | quiet 2xx p50 (ms) | quiet 2xx p99 (ms) | quiet 2xx/s | flooding tenant 2xx/s | goodput (2xx/s, % of ${CAPACITY}) | backend peak in flight |`,
   '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -40,6 +40,10 @@ export function openLoop(
     atEnd = async () => {},
     onResponse = undefined,
     headers = undefined,
+    // Shifts this generator's arrivals later within each second, so that
+    // generators standing for independent clients need not all start their
+    // seconds at the same instant.
+    phaseMs = 0,
   },
 ) {
   const connections = rate;
@@ -52,7 +56,7 @@ export function openLoop(
   let errors = 0;
   let recording = true;
   const setupClient = (client) => {
-    const phaseMs = connectMs + (clients.length / connections) * 1000;
+    const startMs = connectMs + phaseMs + (clients.length / connections) * 1000;
     clients.push(client);
     client.on('request', () => {
       sent++;
@@ -79,7 +83,7 @@ export function openLoop(
         if (client.destroyed) return;
         tick();
         client.rateInterval = setInterval(tick, 1000);
-      }, phaseMs);
+      }, startMs);
     });
   };
   return new Promise((resolve, reject) => {
