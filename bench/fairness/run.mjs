@@ -130,6 +130,7 @@ async function runOnce(setup) {
     await server.ask('reset');
     const tenants = setup.flood ? ['flood', ...QUIET] : QUIET;
     let peakInFlight = null;
+    let quietWaits = [];
     const loads = await Promise.all(
       tenants.map((tenant, i) =>
         openLoop(server.url, {
@@ -142,20 +143,21 @@ async function runOnce(setup) {
           atEnd:
             i === 0
               ? async () => {
-                  ({ peakInFlight } = await server.ask('stats'));
+                  ({ peakInFlight, quietWaits } = await server.ask('stats'));
                 }
               : undefined,
         }),
       ),
     );
     const byTenant = new Map(tenants.map((t, i) => [t, loads[i]]));
-    return { byTenant, peakInFlight };
+    return { byTenant, peakInFlight, quietWaits };
   } finally {
     await server.stop();
   }
 }
 
-function summary({ byTenant, peakInFlight }) {
+function summary({ byTenant, peakInFlight, quietWaits }) {
+  const waits = Float64Array.from(quietWaits).sort();
   const quiet = QUIET.map((t) => byTenant.get(t));
   const ok = Float64Array.from(quiet.flatMap((l) => l.ok)).sort();
   const rejected = quiet.reduce((n, l) => n + Object.values(l.rejected).flat().length, 0);
@@ -168,6 +170,8 @@ function summary({ byTenant, peakInFlight }) {
       answered + failed === 0 ? 0 : (100 * (rejected + failed)) / (answered + failed),
     quietP50: quantile(ok, 0.5),
     quietP99: quantile(ok, 0.99),
+    quietWaitP50: quantile(waits, 0.5),
+    quietWaitP99: quantile(waits, 0.99),
     quietOkPerS: ok.length / duration,
     floodOkPerS: flood === undefined ? null : flood.ok.length / duration,
     goodputPerS: allOk / duration,
@@ -207,13 +211,13 @@ try {
 md.push(
   `Machine: ${cpus()[0]?.model.split(' ')[0] ?? '?'}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}; Node ${process.version}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; commit ${commit}; ${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; backend ${BASE_MS} ms ± 50% a call (${CAPACITY} calls/s at its best), flood ${FLOOD_RATE}/s, each quiet tenant ${QUIET_RATE}/s, ${lockstep ? 'all nine in lockstep (`--lockstep`)' : 'their arrivals staggered by 1/9 of an interval'}; load average ${la(loadStart)} at start, ${la(loadEnd)} at end. ${duration} s of load per run, ${rounds} round${rounds === 1 ? '' : 's'} (medians); the whole run took ${Math.round((performance.now() - started) / 1000)} s.`,
   '',
-  `| server | quiet tenants: rejected | quiet 2xx p50 (ms) | quiet 2xx p99 (ms) | quiet 2xx/s | flooding tenant 2xx/s | goodput (2xx/s, % of ${CAPACITY}) | backend peak in flight |`,
-  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  `| server | quiet tenants: rejected | quiet 2xx p50 (ms) | quiet 2xx p99 (ms) | quiet wait for a permit in the server p50 / p99 (ms) | quiet 2xx/s | flooding tenant 2xx/s | goodput (2xx/s, % of ${CAPACITY}) | backend peak in flight |`,
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
 );
 for (const s of SETUPS) {
   const goodput = med(s.id, 'goodputPerS');
   md.push(
-    `| ${s.label} | ${f(med(s.id, 'quietRejectedPct'), 2)}% | ${f(med(s.id, 'quietP50'))} | ${f(med(s.id, 'quietP99'))} | ${f(med(s.id, 'quietOkPerS'))} | ${f(med(s.id, 'floodOkPerS'))} | ${f(goodput, 0)} (${f((100 * goodput) / CAPACITY, 0)}%) | ${f(med(s.id, 'peakInFlight'), 0)} |`,
+    `| ${s.label} | ${f(med(s.id, 'quietRejectedPct'), 2)}% | ${f(med(s.id, 'quietP50'))} | ${f(med(s.id, 'quietP99'))} | ${f(med(s.id, 'quietWaitP50'))} / ${f(med(s.id, 'quietWaitP99'))} | ${f(med(s.id, 'quietOkPerS'))} | ${f(med(s.id, 'floodOkPerS'))} | ${f(goodput, 0)} (${f((100 * goodput) / CAPACITY, 0)}%) | ${f(med(s.id, 'peakInFlight'), 0)} |`,
   );
 }
 const fairRejected = med('fair', 'quietRejectedPct');

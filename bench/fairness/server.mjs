@@ -7,7 +7,8 @@
 // mean, drawn from a seeded generator so every run draws the same sequence.
 // Tenants are named by the `x-tenant` header. It sends { port } over IPC once
 // listening, answers { id, cmd: 'reset' | 'stats' } with the backend's peak
-// calls in flight, and exits when the runner goes away.
+// calls in flight and the quiet tenants' waits for a permit (ms), and exits
+// when the runner goes away.
 import { createServer } from 'node:http';
 
 const variant = process.argv[2];
@@ -44,20 +45,33 @@ const app = express();
 app.disable('x-powered-by');
 app.disable('etag');
 
+// How long the quiet tenants' requests wait for a permit, in the server: from
+// the first middleware (in front of the limiter) to the handler.
+const quietWaits = [];
+const arrivedAt = Symbol('arrivedAt');
+app.use((req, _res, next) => {
+  if (req.headers['x-tenant'] !== 'flood') req[arrivedAt] = performance.now();
+  next();
+});
+
 const common = { limit: 10, maxQueue: 50, queueTimeoutMs: 500, name: 'fairness' };
 const tenantOf = (req) => req.get('x-tenant') ?? 'anonymous';
 if (variant === 'global') app.use(concurrencyLimit(common));
 else if (variant === 'fair')
   app.use(concurrencyLimit({ ...common, key: tenantOf, totalLimit: 10 }));
 else throw new Error(`unknown variant ${variant}`);
-app.get('/', async (_req, res) => {
+app.get('/', async (req, res) => {
+  if (req[arrivedAt] !== undefined) quietWaits.push(performance.now() - req[arrivedAt]);
   await backend();
   res.end('ok\n');
 });
 
 process.on('message', (msg) => {
-  if (msg.cmd === 'reset') peakInFlight = inFlight;
-  process.send({ id: msg.id, peakInFlight, inFlight });
+  if (msg.cmd === 'reset') {
+    peakInFlight = inFlight;
+    quietWaits.length = 0;
+  }
+  process.send({ id: msg.id, peakInFlight, inFlight, quietWaits });
 });
 process.on('disconnect', () => process.exit(0));
 const server = createServer(app);
