@@ -29,6 +29,8 @@ type Closable = { close?(reason?: unknown): Promise<void>; idle?(): Promise<void
 export class RecordingLimiter<L extends Limiter = Limiter> implements Limiter {
   readonly permits: PermitRecord[] = [];
   readonly acquires: Array<AcquireOptions | undefined> = [];
+  /** The outcome of each permit's first release, in the order of release (none given: `'success'`). */
+  readonly releaseOrder: ReleaseOutcome[] = [];
 
   constructor(readonly inner: L) {}
 
@@ -72,6 +74,7 @@ export class RecordingLimiter<L extends Limiter = Limiter> implements Limiter {
 
   private record(permit: Permit, via: PermitRecord['via']): Permit {
     const entry: PermitRecord = { via, releases: 0, outcome: undefined };
+    const releaseOrder = this.releaseOrder;
     this.permits.push(entry);
     return {
       weight: permit.weight,
@@ -80,7 +83,10 @@ export class RecordingLimiter<L extends Limiter = Limiter> implements Limiter {
       },
       release(outcome?: ReleaseOutcome) {
         entry.releases++;
-        if (entry.releases === 1) entry.outcome = outcome;
+        if (entry.releases === 1) {
+          entry.outcome = outcome;
+          releaseOrder.push(outcome ?? 'success');
+        }
         permit.release(outcome);
       },
       [Symbol.dispose]() {

@@ -1,17 +1,25 @@
-import http, { type IncomingHttpHeaders } from 'node:http';
+import type http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
-import type {
-  AcquireOptions,
-  Limiter,
-  LimiterCounters,
-  Permit,
-  ReleaseOutcome,
-  WaitListener,
-} from '@doorman/semaphore';
-import { Semaphore } from '@doorman/semaphore';
+import type { LimiterCounters } from '@doorman/semaphore';
 import fastify, { type FastifyInstance } from 'fastify';
 import fastify4 from 'fastify4';
 import { afterEach, expect, vi } from 'vitest';
+import {
+  type CallOptions,
+  call,
+  type Deferred,
+  deferred,
+  type Reply,
+} from '../../../test/kit/index.js';
+
+export {
+  type Deferred,
+  deferred,
+  get,
+  RecordingLimiter,
+  type Reply,
+} from '../../../test/kit/index.js';
 
 export type FastifyFactory = typeof fastify;
 
@@ -20,22 +28,6 @@ export const versions: Array<[string, FastifyFactory]> = [
   ['fastify 5', fastify],
   ['fastify 4', fastify4 as unknown as FastifyFactory],
 ];
-
-export interface Deferred<T = void> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /**
  * Listens with apps on an ephemeral port and closes them (and every
@@ -58,12 +50,6 @@ export function useApps(): (app: FastifyInstance) => Promise<number> {
   };
 }
 
-export interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 export interface OpenRequest {
   /** The client side: `destroy()` it to walk away. */
   req: http.ClientRequest;
@@ -74,44 +60,9 @@ export interface OpenRequest {
 }
 
 /** Sends a request on its own connection and keeps a handle on it. */
-export function open(
-  port: number,
-  path: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
-): OpenRequest {
-  const reply = deferred<Reply>();
-  const firstChunk = deferred();
-  const req = http.request({
-    host: '127.0.0.1',
-    port,
-    path,
-    method: options.method ?? 'GET',
-    headers: options.headers,
-    agent: false,
-  });
-  req.on('error', (error) => reply.reject(error));
-  req.on('response', (res) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      body += chunk;
-      firstChunk.resolve();
-    });
-    res.on('end', () => reply.resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    res.on('error', (error) => reply.reject(error));
-  });
-  req.end();
-  reply.promise.catch(() => {});
-  return { req, reply: reply.promise, firstChunk: firstChunk.promise };
-}
-
-/** Sends a request and resolves with its reply. */
-export function get(
-  port: number,
-  path: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return open(port, path, options).reply;
+export function open(port: number, path: string, options: CallOptions = {}): OpenRequest {
+  const c = call(port, path, options);
+  return { req: c.req, reply: c.reply, firstChunk: c.whenChunks(1) };
 }
 
 /** Writes raw bytes on a fresh connection (for pipelining); the socket is the test's to destroy. */
@@ -189,56 +140,5 @@ export class Room {
     this.waiters = this.waiters.filter((w) => this.started.length < w.n);
     for (const waiter of ready) waiter.done.resolve();
     return turn.promise;
-  }
-}
-
-/** A Semaphore that records the outcome of every release, in order. */
-export class RecordingLimiter implements Limiter {
-  readonly outcomes: ReleaseOutcome[] = [];
-  readonly semaphore: Semaphore;
-
-  constructor(limit: number, name = 'recording') {
-    this.semaphore = new Semaphore({ limit, name });
-  }
-  get name(): string {
-    return this.semaphore.name;
-  }
-  get limit(): number {
-    return this.semaphore.limit;
-  }
-  get inUse(): number {
-    return this.semaphore.inUse;
-  }
-  get waiting(): number {
-    return this.semaphore.waiting;
-  }
-  get counters(): LimiterCounters {
-    return this.semaphore.counters;
-  }
-  onWait(listener: WaitListener): () => void {
-    return this.semaphore.onWait(listener);
-  }
-  async acquire(options?: AcquireOptions): Promise<Permit> {
-    return this.record(await this.semaphore.acquire(options));
-  }
-  tryAcquire(weight?: number): Permit | undefined {
-    const permit = this.semaphore.tryAcquire(weight);
-    return permit === undefined ? undefined : this.record(permit);
-  }
-  private record(permit: Permit): Permit {
-    const outcomes = this.outcomes;
-    return {
-      weight: permit.weight,
-      get released() {
-        return permit.released;
-      },
-      release(outcome?: ReleaseOutcome) {
-        if (!permit.released) outcomes.push(outcome ?? 'success');
-        permit.release(outcome);
-      },
-      [Symbol.dispose]() {
-        this.release();
-      },
-    };
   }
 }

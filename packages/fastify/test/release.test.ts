@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { Semaphore } from '@doorman/semaphore';
 import { describe, expect, it } from 'vitest';
 import { concurrencyLimit } from '../src/index.js';
 import {
@@ -18,18 +19,18 @@ describe.each(versions)('%s: release', (_name, fastify) => {
   const listen = useApps();
 
   it('releases once the response is sent, as a success', async () => {
-    const limiter = new RecordingLimiter(1);
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
     const app = fastify();
     app.addHook('onRequest', concurrencyLimit({ limiter }));
     app.get('/', async () => 'ok');
     const port = await listen(app);
     expect((await get(port, '/')).status).toBe(200);
     await settled(limiter);
-    expect(limiter.outcomes).toEqual(['success']);
+    expect(limiter.releaseOrder).toEqual(['success']);
   });
 
   it('releases a handler that throws as dropped, and a 4xx error as a success', async () => {
-    const limiter = new RecordingLimiter(1);
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
     const app = fastify();
     app.addHook('onRequest', concurrencyLimit({ limiter }));
     app.get('/boom', async () => {
@@ -46,7 +47,7 @@ describe.each(versions)('%s: release', (_name, fastify) => {
     await settled(limiter);
     expect((await get(port, '/503')).status).toBe(503);
     await settled(limiter);
-    expect(limiter.outcomes).toEqual(['dropped', 'success', 'dropped']);
+    expect(limiter.releaseOrder).toEqual(['dropped', 'success', 'dropped']);
   });
 
   it('holds the permit of a streamed reply until the stream ends', async () => {
@@ -87,7 +88,7 @@ describe.each(versions)('%s: release', (_name, fastify) => {
   });
 
   it('with the hook alone, releases as ignored when the client leaves while its handler runs', async () => {
-    const limiter = new RecordingLimiter(1);
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
     const handlerDone = deferred();
     const room = new Room();
     const app = fastify();
@@ -107,13 +108,13 @@ describe.each(versions)('%s: release', (_name, fastify) => {
     // the hook's hold ends with the connection, while the handler still runs.
     await settled(limiter);
     expect(room.running).toBe(1);
-    expect(limiter.outcomes).toEqual(['ignored']);
+    expect(limiter.releaseOrder).toEqual(['ignored']);
     room.releaseAll();
     await handlerDone.promise;
   });
 
   it('with wrap, holds the permit until the handler settles after its client left', async () => {
-    const limiter = new RecordingLimiter(1);
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
     const limit = concurrencyLimit({ limiter });
     const room = new Room();
     const app = fastify();
@@ -122,18 +123,18 @@ describe.each(versions)('%s: release', (_name, fastify) => {
     const leaver = open(port, '/sing');
     await room.whenStarted(1);
     leaver.req.destroy();
-    await until(() => expect(limiter.semaphore.counters.acquired).toBe(1));
+    await until(() => expect(limiter.inner.counters.acquired).toBe(1));
     // The connection is gone, the handler still works: the slot stays taken.
     const next = open(port, '/sing', { headers: { 'x-id': 'next' } });
     await until(() => expect(limiter.waiting).toBe(1));
     expect(limiter.inUse).toBe(1);
     room.releaseNext();
     await room.whenStarted(2);
-    expect(limiter.outcomes).toEqual(['ignored']);
+    expect(limiter.releaseOrder).toEqual(['ignored']);
     room.releaseAll();
     expect((await next.reply).body).toBe('sang next');
     await settled(limiter);
-    expect(limiter.outcomes).toEqual(['ignored', 'success']);
+    expect(limiter.releaseOrder).toEqual(['ignored', 'success']);
   });
 
   it('wrap alone limits, queues and refuses like the hook', async () => {
@@ -158,7 +159,7 @@ describe.each(versions)('%s: release', (_name, fastify) => {
   });
 
   it('wrap releases a handler that throws as dropped, once', async () => {
-    const limiter = new RecordingLimiter(1);
+    const limiter = new RecordingLimiter(new Semaphore({ limit: 1 }));
     const limit = concurrencyLimit({ limiter });
     const app = fastify();
     app.addHook('onRequest', limit);
@@ -179,7 +180,7 @@ describe.each(versions)('%s: release', (_name, fastify) => {
     await settled(limiter);
     expect((await get(port, '/async')).status).toBe(500);
     await settled(limiter);
-    expect(limiter.outcomes).toEqual(['dropped', 'dropped']);
+    expect(limiter.releaseOrder).toEqual(['dropped', 'dropped']);
     expect(limiter.counters.acquired).toBe(2);
   });
 
