@@ -204,6 +204,21 @@ describe('README code blocks', () => {
     expect(diagnostics.get('') ?? []).toEqual([]);
   });
 
+  // Each package README shows at least this many examples (they replace the
+  // per-package compile tests, whose counts these are).
+  const examplesAtLeast: Record<string, number> = {
+    'packages/adaptive/README.md': 4,
+    'packages/fastify/README.md': 4,
+    'packages/http/README.md': 1,
+  };
+  it('finds the examples each package README shows', () => {
+    for (const [readme, least] of Object.entries(examplesAtLeast)) {
+      expect(blocks.filter((block) => block.readme === readme).length).toBeGreaterThanOrEqual(
+        least,
+      );
+    }
+  });
+
   for (const block of blocks) {
     const kind = `${block.language}${block.fragment ? ' fragment' : ''}`;
     it(`${block.readme}:${block.line} (${kind}) compiles under strict TypeScript`, () => {
