@@ -8,6 +8,7 @@
 import { describe } from 'vitest';
 import { admission } from './admission.js';
 import { edges } from './edges.js';
+import { fairShares } from './fair-shares.js';
 import { harness } from './harness.js';
 import { givenLimiter } from './limiter.js';
 import { release } from './release.js';
@@ -33,6 +34,7 @@ export function adapterContract(subject: Subject): void {
       () => responses(t),
     );
     describe('with a given limiter', () => givenLimiter(t));
+    describe('fair shares across tenants (`key` with `totalLimit`)', () => fairShares(t));
     describe('storm', () => storm(t));
   });
 }

@@ -39,6 +39,7 @@ export interface ContractOptions {
   limit?: number;
   limiter?: Limiter;
   key?: (req: never) => string;
+  totalLimit?: number;
   maxQueue?: number;
   queueTimeoutMs?: number;
   statusCode?: number;
