@@ -12,9 +12,9 @@ import {
   AcquireRequest,
   acquireKeys,
   Counts,
+  checkWeight,
   IdleWaiters,
   WaitListeners,
-  weightUpTo,
 } from '@doorman/semaphore/internal';
 import { Commands } from './commands.js';
 import { Hub, type HubMember } from './hub.js';
@@ -73,7 +73,7 @@ export class SemaphoreCore implements LeaseHolder, WaiterOwner, PermitOwner, Hub
     const limit = settings.limit;
     this.request = new AcquireRequest({
       keys: acquireKeys,
-      checkWeight: weightUpTo(() => limit),
+      checkWeight: (weight) => checkWeight(weight, limit),
       priority: false,
       limiterKind: 'RedisSemaphore',
     });

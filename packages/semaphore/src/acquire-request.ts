@@ -85,20 +85,29 @@ export const acquireKeys: ReadonlySet<string> = new Set([
   'priority',
 ]);
 
-/** A weight check for a limit that cannot change under a waiter (or whose current value is read each time). */
-export function weightUpTo(limit: () => number): WeightCheck {
-  return (weight) => {
-    const max = limit();
-    if (typeof weight !== 'number') {
-      throw new TypeError(
-        `Expected \`weight\` to be an integer from 1 to limit (${max}), got ${check.show(weight)}`,
-      );
-    }
-    if (!Number.isInteger(weight) || weight < 1 || weight > max) {
-      throw new RangeError(
-        `Expected \`weight\` to be an integer from 1 to limit (${max}), got ${check.show(weight)}`,
-      );
-    }
-    return weight;
-  };
+/** What bounds a weight, for messages: the smaller of `limit` and `totalLimit`. */
+function weightBound(limit: number, totalLimit: number): string {
+  return totalLimit < limit ? `totalLimit (${totalLimit})` : `limit (${limit})`;
+}
+
+/**
+ * A weight no waiter could ever outgrow: an integer from 1 to `limit` (and to
+ * `totalLimit`, for keys under a total). Every limiter checks weights here.
+ */
+export function checkWeight(
+  weight: unknown,
+  limit: number,
+  totalLimit = Number.POSITIVE_INFINITY,
+): number {
+  if (typeof weight !== 'number') {
+    throw new TypeError(
+      `Expected \`weight\` to be an integer from 1 to ${weightBound(limit, totalLimit)}, got ${check.show(weight)}`,
+    );
+  }
+  if (!Number.isInteger(weight) || weight < 1 || weight > Math.min(limit, totalLimit)) {
+    throw new RangeError(
+      `Expected \`weight\` to be an integer from 1 to ${weightBound(limit, totalLimit)}, got ${check.show(weight)}`,
+    );
+  }
+  return weight;
 }

@@ -66,23 +66,3 @@ export function checkKey(key: unknown): string {
   }
   return key;
 }
-
-/** What bounds a weight, for messages: the smaller of `limit` and `totalLimit`. */
-export function weightBound(limit: number, totalLimit: number): string {
-  return totalLimit < limit ? `totalLimit (${totalLimit})` : `limit (${limit})`;
-}
-
-/** A weight no waiter of any key could ever outgrow: 1 to the smaller of the two limits. */
-export function checkWeight(weight: unknown, limit: number, totalLimit: number): number {
-  if (typeof weight !== 'number') {
-    throw new TypeError(
-      `Expected \`weight\` to be an integer from 1 to ${weightBound(limit, totalLimit)}, got ${check.show(weight)}`,
-    );
-  }
-  if (!Number.isInteger(weight) || weight < 1 || weight > Math.min(limit, totalLimit)) {
-    throw new RangeError(
-      `Expected \`weight\` to be an integer from 1 to ${weightBound(limit, totalLimit)}, got ${check.show(weight)}`,
-    );
-  }
-  return weight;
-}

@@ -1,4 +1,4 @@
-import { AcquireRequest } from './acquire-request.js';
+import { AcquireRequest, checkWeight } from './acquire-request.js';
 import { Counts } from './counts.js';
 import {
   LimiterClosedError,
@@ -11,7 +11,6 @@ import { IdleWaiters } from './idle-waiters.js';
 import { type KeyOwner, KeyState } from './key-state.js';
 import {
   checkKey,
-  checkWeight,
   type KeyedSemaphoreOptions,
   type KeyedSettings,
   keyedAcquireKeys,

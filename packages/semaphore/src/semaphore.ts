@@ -1,4 +1,4 @@
-import { AcquireRequest, acquireKeys, type WeightCheck, weightUpTo } from './acquire-request.js';
+import { AcquireRequest, acquireKeys, checkWeight } from './acquire-request.js';
 import { Counts } from './counts.js';
 import {
   LimiterClosedError,
@@ -63,7 +63,7 @@ export class Semaphore implements Limiter, CountsRejections, AsyncDisposable {
   readonly #idle = new IdleWaiters();
   readonly #waits: WaitListeners;
   readonly #counts = new Counts();
-  readonly #checkWeight: WeightCheck = weightUpTo(() => this.#limit);
+  readonly #checkWeight = (weight: unknown) => checkWeight(weight, this.#limit);
   readonly #request = new AcquireRequest({
     keys: acquireKeys,
     checkWeight: this.#checkWeight,

@@ -12,8 +12,8 @@ export {
   AcquireRequest,
   type AcquireRules,
   acquireKeys,
+  checkWeight,
   type WeightCheck,
-  weightUpTo,
 } from '../acquire-request.js';
 export { Counts } from '../counts.js';
 export { IdleWaiters } from '../idle-waiters.js';
