@@ -114,6 +114,40 @@ export function started(sem: Semaphore, req: IncomingMessage): void {
 }
 
 /**
+ * The work kinds whose answer is written on Node's own response (Express, the
+ * guard): `stream` writes a, b, c a turn apart; `leave-admitted` and
+ * `leave-streaming` say they started and wait for the client to go. Returns
+ * false for the other kinds, which the caller answers in its own idiom.
+ */
+export function answerOnResponse(kind: string, res: ServerResponse): boolean {
+  switch (kind) {
+    case 'stream':
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('a');
+      setImmediate(() => {
+        res.write('b');
+        setImmediate(() => res.end('c'));
+      });
+      return true;
+    case 'leave-admitted':
+      res.once('close', () => {
+        stats.admittedLeft++;
+      });
+      res.writeProcessing();
+      return true;
+    case 'leave-streaming':
+      res.once('close', () => {
+        stats.streamLeft++;
+      });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('first');
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * The pipelined route's handler, on a bare response: the head (`pipe-hold`)
  * says it started (102) and holds until its connection dies; the others
  * answer at once, into a pipeline that never gets its socket.

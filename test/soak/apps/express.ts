@@ -3,6 +3,7 @@ import { concurrencyLimit } from '@doorman/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
   after,
+  answerOnResponse,
   holdOf,
   kindOf,
   limitOptions,
@@ -65,32 +66,13 @@ export function expressApp(): SoakApp {
     (req: Request, res: Response, next: NextFunction) => {
       started(sem, req);
       const hold = holdOf(req);
-      switch (kindOf(req)) {
+      const kind = kindOf(req);
+      if (answerOnResponse(kind, res)) return;
+      switch (kind) {
         case 'throw':
           throw new Error('soak throw');
         case 'fail':
           after(hold, () => next(new Error('soak fail')));
-          return;
-        case 'stream':
-          res.setHeader('Content-Type', 'text/plain');
-          res.write('a');
-          setImmediate(() => {
-            res.write('b');
-            setImmediate(() => res.end('c'));
-          });
-          return;
-        case 'leave-admitted':
-          res.once('close', () => {
-            stats.admittedLeft++;
-          });
-          res.writeProcessing();
-          return;
-        case 'leave-streaming':
-          res.once('close', () => {
-            stats.streamLeft++;
-          });
-          res.setHeader('Content-Type', 'text/plain');
-          res.write('first');
           return;
         default:
           after(hold, () => {

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { guard } from '@doorman/http';
 import {
   after,
+  answerOnResponse,
   holdOf,
   kindOf,
   limitOptions,
@@ -32,7 +33,9 @@ export function guardApp(): SoakApp {
   const work = (req: IncomingMessage, res: ServerResponse): void => {
     started(sem, req);
     const hold = holdOf(req);
-    switch (kindOf(req)) {
+    const kind = kindOf(req);
+    if (answerOnResponse(kind, res)) return;
+    switch (kind) {
       case 'throw':
         try {
           throw new Error('soak throw');
@@ -42,27 +45,6 @@ export function guardApp(): SoakApp {
         return;
       case 'fail':
         after(hold, () => failed(res, new Error('soak fail')));
-        return;
-      case 'stream':
-        res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.write('a');
-        setImmediate(() => {
-          res.write('b');
-          setImmediate(() => res.end('c'));
-        });
-        return;
-      case 'leave-admitted':
-        res.once('close', () => {
-          stats.admittedLeft++;
-        });
-        res.writeProcessing();
-        return;
-      case 'leave-streaming':
-        res.once('close', () => {
-          stats.streamLeft++;
-        });
-        res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.write('first');
         return;
       default:
         after(hold, () => {
