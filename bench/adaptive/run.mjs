@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitCommit } from '../git-commit.mjs';
 import { burst, openLoop } from '../overload/load.mjs';
 import { quantile } from '../overload/stats.mjs';
 import { plotAdaptive } from './plot.mjs';
@@ -260,15 +261,7 @@ const loadAvgEnd = loadavg();
 // ---- tables and targets
 const pct = (v) => `${(v * 100).toFixed(0)}%`;
 const ms = (v) => (v == null ? '–' : v.toFixed(0));
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commit = gitCommit(repoRoot);
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
   cpus: cpus().length,

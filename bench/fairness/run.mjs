@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitCommit } from '../git-commit.mjs';
 import { burst, openLoop } from '../overload/load.mjs';
 import { median, quantile } from '../overload/stats.mjs';
 
@@ -202,12 +203,7 @@ const med = (id, field) => {
 const f = (v, digits = 1) => (v === null ? '–' : v.toFixed(digits));
 const md = [];
 const la = (l) => l.map((v) => v.toFixed(2)).join(' / ');
-let commit = '';
-try {
-  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
-    .toString()
-    .trim();
-} catch {}
+const commit = gitCommit(repoRoot);
 md.push(
   `Machine: ${cpus()[0]?.model.split(' ')[0] ?? '?'}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}; Node ${process.version}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; commit ${commit}; ${pin ? 'server pinned to core 1, load generator to core 0' : 'not pinned'}; backend ${BASE_MS} ms ± 50% a call (${CAPACITY} calls/s at its best), flood ${FLOOD_RATE}/s, each quiet tenant ${QUIET_RATE}/s, ${lockstep ? 'all nine in lockstep (`--lockstep`)' : 'their arrivals staggered by 1/9 of an interval'}; load average ${la(loadStart)} at start, ${la(loadEnd)} at end. ${duration} s of load per run, ${rounds} round${rounds === 1 ? '' : 's'} (medians); the whole run took ${Math.round((performance.now() - started) / 1000)} s.`,
   '',

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { gitCommit } from '../git-commit.mjs';
 import { hasPackage, snapshotPackages } from '../snapshot.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -221,13 +222,7 @@ const machine = {
   loadAvgStart: loadAvgStart.map((v) => Number(v.toFixed(2))),
   loadAvgEnd: loadAvgEnd.map((v) => Number(v.toFixed(2))),
 };
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commit = gitCommit(root);
 const summary =
   `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}; ${machine.cpus} × ${machine.cpu} (nproc ${machine.cpus}), Node ${process.version}; ` +
   `${pin ? 'servers pinned to core 1, autocannon to core 0' : 'not pinned'}; load average ${machine.loadAvgStart.join(' / ')} at start, ${machine.loadAvgEnd.join(' / ')} at end; ` +

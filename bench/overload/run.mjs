@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitCommit } from '../git-commit.mjs';
 import { hasPackage, snapshotPackages } from '../snapshot.mjs';
 import { burst, openLoop } from './load.mjs';
 import { plotOverload } from './plot.mjs';
@@ -590,15 +591,7 @@ if (middlewareOnly !== null) {
 }
 
 // ---- report
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commit = gitCommit(repoRoot);
 const machine = {
   cpu: cpus()[0]?.model ?? 'cpu',
   cpus: cpus().length,

@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { gitCommit } from '../git-commit.mjs';
 import { report } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -170,12 +171,7 @@ const redisCpuUs = async () => {
 const startedAt = new Date();
 const loadStart = loadavg();
 const t0 = performance.now();
-let commit = 'unknown';
-try {
-  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
-    .toString()
-    .trim();
-} catch {}
+const commit = gitCommit(repoRoot);
 const info = String(await redis.info('server'));
 const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
 
